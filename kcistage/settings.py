@@ -1,0 +1,111 @@
+"""Typed, immutable configuration values (pure data; config.py loads and validates them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+CYCLES = ("partial", "full")
+PERMISSIONS = ("write", "maintain", "admin")
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    """How to reach GitHub and how the bot presents itself."""
+
+    api_url: str = "https://api.github.com"
+    token_env: str = "GITHUB_TOKEN"
+    token_file: Path | None = None
+    bot: str = "kcibot"
+    status_context: str = "kcistage/staging"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Timing rules of SPEC section 5."""
+
+    full_interval: timedelta = timedelta(hours=6)
+    throttle: timedelta = timedelta(minutes=30)
+    settle: timedelta = timedelta(minutes=5)
+    max_restarts: int = 1
+    watch_interval: timedelta = timedelta(seconds=60)
+    full_when_unchanged: bool = True
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Who is trusted, who may approve, who may force cycles (logins kept as written)."""
+
+    users: tuple[str, ...] = ()
+    maintainers: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
+    min_permission: str | None = None
+    skip_label: str = "staging-skip"
+
+
+@dataclass(frozen=True)
+class Repo:
+    """One repository merged into staging."""
+
+    name: str
+    github: str  # "owner/name"
+    base: str = "main"
+    url: str = ""  # fetch URL (or local path, already resolved); default https://github.com/<github>.git
+    staging_branch: str = "staging.kernelci.org"
+    push: bool = False
+
+
+@dataclass(frozen=True)
+class Drain:
+    """Wait until a KernelCI API count endpoint answers 0."""
+
+    url: str
+    params: tuple[tuple[str, str], ...] = ()
+    interval: timedelta = timedelta(seconds=30)
+    timeout: timedelta = timedelta(minutes=30)
+    on_timeout: str = "fail"  # fail | proceed
+
+
+@dataclass(frozen=True)
+class Step:
+    """One deployment step: an argv to run, or a queue to drain."""
+
+    name: str
+    run: tuple[str, ...] | None = None
+    drain: Drain | None = None
+    cwd: str | None = None  # a repo name (its checkout) or an absolute path
+    paths: tuple[tuple[str, tuple[str, ...]], ...] | None = None  # ((repo, (pattern, ...)), ...)
+    cycles: tuple[str, ...] = CYCLES
+    timeout: timedelta = timedelta(hours=1)
+    retries: int = 0
+
+
+@dataclass(frozen=True)
+class Notify:
+    """What to run once per failed deployment."""
+
+    on_failure: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    path: Path
+    github: GitHubSettings = field(default_factory=GitHubSettings)
+    state_file: Path = Path("/var/lib/kcistage/state.json")
+    workdir: Path = Path("/var/lib/kcistage/work")
+    schedule: Schedule = field(default_factory=Schedule)
+    trust: Trust = field(default_factory=Trust)
+    repos: tuple[Repo, ...] = ()
+    history: int = 500
+    notify: Notify = field(default_factory=Notify)
+    steps: tuple[Step, ...] = ()
+
+    def repo(self, name: str) -> Repo:
+        """The repo with this short name (KeyError if none)."""
+        for repo in self.repos:
+            if repo.name == name:
+                return repo
+        raise KeyError(name)
