@@ -1,0 +1,266 @@
+"""Run one deployment: build the staging branches, run the steps, restart on change, notify."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from . import messages, rules
+from .context import Context, safe_notify
+from .errors import KcistageError, ServiceError
+from .history import last_success
+from .model import Target, format_time, target_prs
+from .observe import observe, pr_key
+from .paths import plan_steps
+from .steps import run_step
+
+RESTART = "restart"
+
+
+def log_path(workdir: Path, deploy_id: int, step: str) -> Path:
+    """Where a step's output of a deployment is logged."""
+    return workdir / "logs" / str(deploy_id) / f"{step}.log"
+
+
+def env_name(repo: str) -> str:
+    """A repo name as it appears in KCISTAGE_REPO_<NAME>_DIR."""
+    return re.sub(r"[^A-Za-z0-9]", "_", repo).upper()
+
+
+def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target) -> dict:
+    """Deploy `target` as a new deployment record; returns the finished record."""
+    state = ctx.state
+    record: dict[str, Any] = {
+        "id": state["next_id"], "cycle": cycle, "trigger": trigger, "result": "running",
+        "started": format_time(ctx.clock()), "finished": None, "pid": os.getpid(), "step": None,
+        "restarts": 0, "target": target, "heads": {}, "left_out": [], "steps": [],
+    }
+    state["next_id"] += 1
+    state["deployments"].append(record)
+    ctx.save()
+    ctx.out.detail(f"deployment {record['id']}: {cycle} cycle ({trigger}) started")
+    while True:
+        outcome = _attempt(ctx, record, target)
+        if outcome != RESTART:
+            break
+        record["restarts"] += 1
+        target = ctx.state["observed"]["target"]
+        ctx.out.line(f"deployment {record['id']}: target changed, restarting from the first step "
+                     f"(restart {record['restarts']})")
+    record["result"] = outcome
+    record["finished"] = format_time(ctx.clock())
+    record["step"] = None
+    ctx.save()
+    _notify_end(ctx, record)
+    return record
+
+
+def _attempt(ctx: Context, record: dict, target: Target) -> str:
+    """One pass: branches then steps. Returns success, failed, interrupted or restart."""
+    record["steps"] = []
+    try:
+        built = _build(ctx, record, target)
+    except ServiceError as exc:
+        ctx.out.line(f"deployment {record['id']}: {exc}")
+        return "interrupted"
+    _notify_start(ctx, record)
+    good = last_success(ctx.state["deployments"])
+    changed = None
+    if good is not None and good.get("heads"):
+        changed = {}
+        for name, head in built.items():
+            files = ctx.git.changed_files(ctx.cfg.repo(name), good["heads"].get(name), head)
+            if files is None:
+                changed = None
+                break
+            changed[name] = files
+    env = _env(ctx, record)
+    check = _Watch(ctx, record)
+    for plan in plan_steps(ctx.cfg.steps, record["cycle"], changed):
+        if not plan.run:
+            record["steps"].append({"name": plan.name, "result": "skipped", "seconds": 0.0,
+                                    "reason": plan.reason})
+            continue
+        step = next(s for s in ctx.cfg.steps if s.name == plan.name)
+        record["step"] = step.name
+        ctx.save()
+        ctx.out.detail(f"deployment {record['id']}: step {step.name}: {plan.reason}")
+        run = run_step(step, _cwd(ctx, step.cwd), env,
+                       log_path(ctx.cfg.workdir, record["id"], step.name), check)
+        record["steps"].append({"name": step.name, "result": run.result,
+                                "seconds": round(run.seconds, 3), "reason": run.detail})
+        ctx.out.detail(f"deployment {record['id']}: step {step.name}: {run.result} "
+                       f"({run.seconds:.1f}s) {run.detail}")
+        if run.result == "interrupted":
+            return RESTART if ctx.stop_reason is None and check.restart else "interrupted"
+        if run.result != "ok":
+            record["failed_step"] = step.name
+            return "failed"
+    record["step"] = None
+    return "success"
+
+
+def _build(ctx: Context, record: dict, target: Target) -> dict[str, str]:
+    """Build every staging branch; records left-out PRs and the composition merged."""
+    merged: Target = {}
+    heads: dict[str, str] = {}
+    record["left_out"] = []
+    for name, entry in target.items():
+        repo = ctx.cfg.repo(name)
+        build = ctx.git.build(repo, entry["base"], [tuple(p) for p in entry["prs"]])
+        merged[name] = {"base": entry["base"], "prs": [list(p) for p in build.merged]}
+        heads[name] = build.head
+        for number, sha, reason in build.left_out:
+            record["left_out"].append({"repo": name, "number": number, "sha": sha,
+                                       "reason": reason})
+            _exclude(ctx, name, number, sha, reason, entry["base"], record["id"])
+        if repo.push and not ctx.dry_run:
+            ctx.git.push(repo)
+    record["target"] = merged
+    record["heads"] = heads
+    ctx.save()
+    return heads
+
+
+def _exclude(ctx: Context, repo: str, number: int, sha: str, reason: str, base: str,
+             deploy_id: int) -> None:
+    """Mark a PR excluded at its head and say so on the PR."""
+    pr = ctx.state["prs"].get(pr_key(repo, number))
+    if pr is None:
+        return
+    words = {"conflict": f"conflict with {ctx.cfg.repo(repo).base} at {base[:7]}"}.get(reason, reason)
+    if reason != "head moved":  # a moved head comes back on its own at the next tick
+        pr["excluded"] = {"sha": sha, "reason": words, "base": base}
+    pr["state"], pr["reason"] = "excluded", words
+    ctx.out.line(f"{repo}#{number} left out of deployment {deploy_id}: {words}")
+    note_pr(ctx, pr, sha, messages.exclusion_note(words, deploy_id))
+
+
+def note_pr(ctx: Context, pr: dict, sha: str, note: str) -> None:
+    """Append a note to the PR's per-SHA comment, creating or editing it."""
+    if ctx.dry_run:
+        return
+    notes = pr.setdefault("notes", {})
+    notes = {k: v for k, v in notes.items() if k == sha or k == pr.get("sha")}
+    notes[sha] = messages.add_note(notes.get(sha, []), note)
+    pr["notes"] = notes
+    comments = pr.setdefault("comments", {})
+    repo = ctx.cfg.repo(pr["repo"])
+
+    def upsert() -> None:
+        comments[sha] = ctx.gh.upsert_pr_comment(repo, pr["number"], sha,
+                                                 messages.pr_comment(sha, notes[sha]),
+                                                 comments.get(sha))
+
+    safe_notify(ctx, upsert, f"comment on {pr['repo']}#{pr['number']}")
+
+
+def _notify_start(ctx: Context, record: dict) -> None:
+    """Pending commit statuses on every PR of the deployment."""
+    _statuses(ctx, record, "running")
+
+
+def _statuses(ctx: Context, record: dict, result: str) -> None:
+    description = messages.status_description(record["cycle"], record["id"], result)
+    state = messages.status_state(result)
+    for name, entry in record["target"].items():
+        repo = ctx.cfg.repo(name)
+        for _number, sha in entry["prs"]:
+            safe_notify(ctx, lambda: ctx.gh.set_status(repo, sha, state, description),
+                        f"set status on {sha[:7]}")
+
+
+def _notify_end(ctx: Context, record: dict) -> None:
+    """Final statuses, per-SHA PR comments, and the operator's on_failure command."""
+    _statuses(ctx, record, record["result"])
+    note = messages.deployment_note(record["id"], record["cycle"], record["trigger"],
+                                    record["result"], record.get("failed_step"))
+    for name, entry in record["target"].items():
+        for number, sha in entry["prs"]:
+            pr = ctx.state["prs"].get(pr_key(name, number))
+            if pr is not None:
+                note_pr(ctx, pr, sha, note)
+    ctx.save()
+    if record["result"] == "failed" and ctx.cfg.notify.on_failure and not ctx.dry_run:
+        _run_on_failure(ctx, record)
+
+
+def _run_on_failure(ctx: Context, record: dict) -> None:
+    """Run notify.on_failure once with the step environment plus the failure details."""
+    import subprocess
+
+    env = _env(ctx, record)
+    step = record.get("failed_step") or ""
+    env["KCISTAGE_FAILED_STEP"] = step
+    env["KCISTAGE_LOG"] = str(log_path(ctx.cfg.workdir, record["id"], step)) if step else ""
+    try:
+        subprocess.run(list(ctx.cfg.notify.on_failure), env=env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300,
+                       check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        ctx.out.line(f"notify.on_failure could not run: {exc}")
+
+
+def _env(ctx: Context, record: dict) -> dict[str, str]:
+    """The step environment of SPEC section 7."""
+    env = ctx.step_env()
+    env.update({
+        "KCISTAGE_DEPLOY_ID": str(record["id"]),
+        "KCISTAGE_CYCLE": record["cycle"],
+        "KCISTAGE_TRIGGER": record["trigger"],
+        "KCISTAGE_PRS": " ".join(target_prs(record["target"])),
+        "KCISTAGE_WORKDIR": str(ctx.cfg.workdir),
+    })
+    for repo in ctx.cfg.repos:
+        env[f"KCISTAGE_REPO_{env_name(repo.name)}_DIR"] = str(ctx.git.checkout_dir(repo))
+        env[f"KCISTAGE_REPO_{env_name(repo.name)}_SHA"] = record["heads"].get(repo.name, "")
+    return env
+
+
+def _cwd(ctx: Context, cwd: str | None) -> Path:
+    """A step's working folder: a repo's checkout, a path, or the workdir."""
+    if cwd is None:
+        return ctx.cfg.workdir
+    if any(repo.name == cwd for repo in ctx.cfg.repos):
+        return ctx.git.checkout_dir(ctx.cfg.repo(cwd))
+    return Path(cwd)
+
+
+class _Watch:
+    """The step runner's check(): SIGTERM at once; a GitHub re-poll every watch_interval."""
+
+    def __init__(self, ctx: Context, record: dict) -> None:
+        self.ctx, self.record = ctx, record
+        self.last = time.monotonic()
+        self.restart = False
+
+    def __call__(self) -> str | None:
+        ctx, record = self.ctx, self.record
+        if ctx.stop_reason:
+            return ctx.stop_reason
+        if record["cycle"] != "partial" or record["trigger"] == "bisect":
+            return None
+        if record["restarts"] >= ctx.cfg.schedule.max_restarts:
+            return None
+        if time.monotonic() - self.last < ctx.cfg.schedule.watch_interval.total_seconds():
+            return None
+        self.last = time.monotonic()
+        try:
+            obs = observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock())
+        except KcistageError as exc:
+            ctx.out.detail(f"watch: {exc}")
+            return None
+        ctx.state["observed"] = {"at": format_time(ctx.clock()), "target": obs.target}
+        running = rules.Running(cycle="partial", restarts=record["restarts"],
+                                target=record["target"])
+        facts = rules.Facts(now=ctx.clock(), target=obs.target, deployed=None, deployed_ok=True,
+                            last_finished=None, last_full_started=None, changed_since=None,
+                            running=running)
+        ctx.save()
+        if rules.decide(facts, ctx.cfg.schedule).action == "restart":
+            self.restart = True
+            return RESTART
+        return None

@@ -1,0 +1,195 @@
+"""tick and deploy: recover, observe, decide, deploy, then the culprit search bookkeeping."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from . import culprit, messages, rules
+from . import state as statefile
+from .context import Context
+from .deploy import note_pr, run_deployment
+from .history import facts, last_success
+from .errors import RateLimited
+from .model import format_time, parse_time, target_prs
+from .observe import observe, pr_key
+
+
+def recover(ctx: Context) -> bool:
+    """Mark deployments left running by a dead process as interrupted (the caller holds the lock)."""
+    changed = False
+    for record in ctx.state["deployments"]:
+        if record["result"] == "running":
+            record["result"] = "interrupted"
+            record["finished"] = format_time(ctx.clock())
+            if record.get("step"):
+                record["steps"].append({"name": record["step"], "result": "interrupted",
+                                        "seconds": 0.0, "reason": "kcistage process gone"})
+            record["step"] = None
+            ctx.out.line(f"deployment {record['id']} was left running by a dead process "
+                         f"(pid {record.get('pid')}): marked interrupted")
+            changed = True
+    return changed
+
+
+def note_observation(ctx: Context, target: dict) -> None:
+    """Record what this poll saw and keep C (the first change) up to date."""
+    now = ctx.clock()
+    ctx.state["observed"] = {"at": format_time(now), "target": target}
+    f = facts(ctx.state, now, target)
+    mark = rules.change_mark(f.changed_since, target, f.deployed, now)
+    ctx.state["changed_since"] = format_time(mark) if mark else None
+
+
+def tick(ctx: Context) -> int:
+    """One poll → decide → (deploy) cycle; returns the exit status."""
+    if not ctx.dry_run and recover(ctx):
+        ctx.save()
+    backoff = statefile.read_backoff(ctx.cfg.state_file)
+    if backoff and backoff > ctx.clock():
+        ctx.out.line(f"tick: rate-limited by GitHub until {format_time(backoff)}; not polling")
+        return 3
+    obs = _observe(ctx)
+    note_observation(ctx, obs.target)
+    decision = rules.decide(facts(ctx.state, ctx.clock(), obs.target), ctx.cfg.schedule)
+    for action in obs.actions:
+        ctx.out.detail(action)
+    if ctx.dry_run:
+        print_dry_run(ctx, decision)
+        return 0
+    if decision.action not in ("partial", "full") or ctx.stop_reason:
+        ctx.save()
+        ctx.out.line(f"tick: {decision.action}: {decision.reason}")
+        return 0
+    return _deploy(ctx, decision, prefix="tick")
+
+
+def deploy_now(ctx: Context, full: bool) -> int:
+    """`kcistage deploy [--full]`: a manual cycle now through the same engine."""
+    if not ctx.dry_run and recover(ctx):
+        ctx.save()
+    obs = _observe(ctx)
+    note_observation(ctx, obs.target)
+    decision = rules.decide_manual(facts(ctx.state, ctx.clock(), obs.target), full)
+    if ctx.dry_run:
+        print_dry_run(ctx, decision)
+        return 0
+    return _deploy(ctx, decision, prefix="deploy")
+
+
+def _observe(ctx: Context):
+    """Poll; a rate limit is remembered beside the state file so the next ticks do not poll."""
+    try:
+        return observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock(), ctx.dry_run)
+    except RateLimited as exc:
+        if exc.reset_at is not None and not ctx.dry_run:
+            statefile.write_backoff(ctx.cfg.state_file, exc.reset_at)
+        raise
+
+
+def _deploy(ctx: Context, decision: rules.Decision, prefix: str) -> int:
+    """Start the decided cycle, then do the culprit-search bookkeeping; 1 when it failed."""
+    cycle = decision.action
+    if decision.trigger == "command":
+        ctx.state["commands"] = []
+    ctx.out.detail(f"{prefix}: {cycle} ({decision.trigger}): {decision.reason}")
+    record = run_deployment(ctx, cycle, decision.trigger or "manual",
+                            decision.target or ctx.state["observed"]["target"])
+    after_deployment(ctx, record)
+    note_observation(ctx, ctx.state["observed"]["target"])
+    ctx.save()
+    ran = sum(1 for s in record["steps"] if s["result"] != "skipped")
+    skipped = len(record["steps"]) - ran
+    seconds = (parse_time(record["finished"]) - parse_time(record["started"])).total_seconds()
+    ctx.out.line(f"{prefix}: {cycle} ({decision.trigger}): deployment {record['id']} "
+                 f"{record['result']} in {seconds:.1f}s: {len(target_prs(record['target']))} PRs, "
+                 f"{ran} steps run, {skipped} skipped"
+                 + (f", {record['restarts']} restart(s)" if record["restarts"] else ""))
+    return 0 if record["result"] == "success" else 1
+
+
+def after_deployment(ctx: Context, record: dict) -> None:
+    """Advance or start the culprit search (SPEC 8) from a finished deployment."""
+    result = record["result"]
+    if result == "interrupted":
+        return
+    search = ctx.state.get("bisect")
+    if record["trigger"] == "bisect" and search:
+        if search.get("final"):
+            ctx.state["bisect"] = None
+            return
+        search = culprit.advance(search, result == "success")
+        if search.get("culprit"):
+            _blame(ctx, search["culprit"], search.get("failed_id", record["id"]))
+            ctx.state["bisect"] = {"final": True, "culprit": search["culprit"]}
+        else:
+            ctx.state["bisect"] = search
+        return
+    if result != "failed":
+        return
+    good = last_success(ctx.state["deployments"], before_id=record["id"])
+    search = culprit.start(record["target"], good["target"] if good else None)
+    if search is None:
+        ctx.out.line(f"deployment {record['id']} failed with no PR added since the last good "
+                     "deployment: no PR blamed")
+        return
+    search["failed_id"] = record["id"]
+    if search.get("culprit"):
+        _blame(ctx, search["culprit"], record["id"])
+        ctx.state["bisect"] = {"final": True, "culprit": search["culprit"]}
+    else:
+        ctx.out.line(f"deployment {record['id']} failed: searching the culprit among "
+                     f"{len(search['suspects'])} suspects")
+        ctx.state["bisect"] = search
+
+
+def _blame(ctx: Context, suspect: list, failed_id: int) -> None:
+    """Exclude the culprit at its SHA and tell its PR why."""
+    repo, number, sha = suspect
+    reason = f"culprit of failed deployment {failed_id} at {sha[:7]}"
+    ctx.out.line(f"{repo}#{number}@{sha[:12]} is the culprit of deployment {failed_id}: excluded")
+    pr = ctx.state["prs"].get(pr_key(repo, number))
+    if pr is None or pr.get("sha") != sha:
+        return  # already pushed again: a new head is a new chance
+    pr["excluded"] = {"sha": sha, "reason": reason}
+    pr["state"], pr["reason"] = "excluded", reason
+    note_pr(ctx, pr, sha, messages.exclusion_note(reason))
+
+
+def print_dry_run(ctx: Context, decision: rules.Decision) -> None:
+    """What a dry run prints: the decision, its reason and the composition it would deploy."""
+    at = f" at {format_time(decision.at)}" if decision.at else ""
+    trigger = f" ({decision.trigger})" if decision.trigger else ""
+    ctx.out.line(f"decision: {decision.action}{trigger}{at}: {decision.reason}")
+    target = decision.target or ctx.state["observed"]["target"]
+    for name, entry in target.items():
+        prs = " ".join(f"#{n}@{sha[:12]}" for n, sha in entry["prs"]) or "(no PRs)"
+        ctx.out.line(f"  {name}: {entry['base'][:12]} + {prs}")
+
+
+def run(cfg, clock, action, dry_run: bool = False, out=None, token: str | None = None) -> int:
+    """Load the state (under the lock unless a dry run), run `action(ctx)` and return its status."""
+    import signal
+    import threading
+    from contextlib import nullcontext
+    from urllib.parse import urlparse
+
+    from .context import Output
+
+    # Pacing protects GitHub; a stand-in on loopback needs none (demo and tests).
+    pace = 0.0 if urlparse(cfg.github.api_url).hostname in ("127.0.0.1", "localhost", "::1") else 1.0
+    lock = nullcontext() if dry_run else statefile.Lock(cfg.state_file)
+    with lock:
+        state = statefile.load(cfg.state_file, clock(), readonly=dry_run)
+        ctx = Context(cfg=cfg, clock=clock, state=state, dry_run=dry_run, token=token, pace=pace,
+                      out=out or Output())
+
+        def on_sigterm(_signum, _frame) -> None:
+            ctx.stop_reason = "stopped by SIGTERM"
+
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread and not dry_run else None
+        try:
+            return action(ctx)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,51 @@
+"""Texts kcistage shows on pull requests: commit status descriptions and the per-SHA comment."""
+
+from __future__ import annotations
+
+CYCLE_WORDS = {
+    "partial": "partial cycle (API and pipeline redeployed, no test kernel)",
+    "full": "full cycle (API, pipeline and a test kernel with reference tests)",
+}
+MAX_NOTES = 20
+
+
+def status_description(cycle: str, deploy_id: int, result: str) -> str:
+    """A commit status description (GitHub keeps 140 characters)."""
+    words = {"running": "deploying", "success": "deployed", "failed": "failed",
+             "interrupted": "interrupted"}.get(result, result)
+    return f"staging: {cycle} cycle, deployment {deploy_id}: {words}"[:140]
+
+
+def status_state(result: str) -> str:
+    """The commit status state for a deployment result."""
+    return {"running": "pending", "success": "success"}.get(result, "failure")
+
+
+def deployment_note(deploy_id: int, cycle: str, trigger: str, result: str,
+                    failed_step: str | None = None) -> str:
+    """One line of a PR comment about one deployment of its head."""
+    text = f"Deployment {deploy_id} ({trigger}): {CYCLE_WORDS.get(cycle, cycle)}: **{result}**"
+    if failed_step:
+        text += f" (step `{failed_step}` failed)"
+    return text
+
+
+def exclusion_note(reason: str, deploy_id: int | None = None) -> str:
+    """One line of a PR comment saying why the PR was left out of staging."""
+    where = f" of deployment {deploy_id}" if deploy_id is not None else ""
+    return f"Left out{where}: {reason}"
+
+
+def add_note(notes: list[str], note: str) -> list[str]:
+    """The notes with `note` appended (a replayed note is not repeated), bounded in length."""
+    if notes and notes[-1] == note:
+        return notes
+    return (notes + [note])[-MAX_NOTES:]
+
+
+def pr_comment(sha: str, notes: list[str]) -> str:
+    """The body of the one comment kcistage keeps per PR head SHA."""
+    lines = [f"**kcistage** — staging report for `{sha[:12]}`", ""]
+    lines += [f"- {note}" for note in notes]
+    lines += ["", "_This comment is updated in place as later deployments of this commit finish._"]
+    return "\n".join(lines)
