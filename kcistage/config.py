@@ -88,12 +88,9 @@ class _Loader:
             self.fail(key, f"expected a string, got {_kind(value)}")
         if not value.strip():
             self.fail(key, "must not be empty")
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             self.fail(key, f"expected {expected}, got {value!r}")
         return value
-
-    def opt_string(self, value: Any, key: str) -> str | None:
-        return None if value is None else self.string(value, key)
 
     def boolean(self, value: Any, key: str) -> bool:
         if not isinstance(value, bool):

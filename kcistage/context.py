@@ -64,7 +64,7 @@ class Context:
         if self._git is None:
             from .git import Git
 
-            self._git = Git(self.cfg.workdir)
+            self._git = Git(self.cfg.workdir, hide_env=(self.cfg.github.token_env,))
         return self._git
 
     def remote_head(self, repo: Repo) -> str:

@@ -186,7 +186,8 @@ class Git:
         self._ensure_checkout(repo)
         absent = self._fetch_needed(repo, base_sha, wanted)
         if base_sha in absent:
-            raise GitError(f"{repo.name}: base commit {base_sha} not found on the remote")
+            # Most likely the base was force-pushed since the decision: the next tick re-decides.
+            raise ServiceError(f"{repo.name}: base commit {base_sha} not found on the remote")
 
         branch = repo.staging_branch
         self._local(repo, "checkout", "-q", "-f", "-B", branch, base_sha, "--")

@@ -104,7 +104,7 @@ def change_mark(
 def full_due(facts: Facts, schedule: Schedule) -> bool:
     """Whether the next automatic cycle is full (full interval passed since F, or no full yet)."""
     last = facts.last_full_started
-    return last is None or facts.now - last > schedule.full_interval
+    return last is None or facts.now - last >= schedule.full_interval
 
 
 def _full_note(facts: Facts) -> str:
@@ -127,7 +127,7 @@ def _decide_running(facts: Facts, running: Running, schedule: Schedule) -> Decis
         return Decision("continue", facts.now, None, "culprit-search deployment running")
     if running.target == facts.target:
         return Decision("continue", facts.now, None, "partial cycle running; target unchanged")
-    if running.restarts < schedule.max_restarts:
+    if running.restarts <= schedule.max_restarts:
         return Decision(
             "restart", facts.now, None,
             f"target changed during the partial cycle; restart "

@@ -177,6 +177,8 @@ ERRORS: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
      "GitHub login"),
     ("token_env bad", setter("github", "token_env", value="GITHUB TOKEN"), "github.token_env",
      "environment variable"),
+    ("login newline", setter("trust", "users", value=["ok\n"]), "trust.users[0]",
+     "GitHub login"),
     ("bot with @", setter("github", "bot", value="@kcibot"), "github.bot", "without @"),
     ("skip_label empty", setter("trust", "skip_label", value=""), "trust.skip_label",
      "must not be empty"),

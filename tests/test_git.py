@@ -193,6 +193,11 @@ def test_remote_head(tmp_path: Path, remote: LocalRepo) -> None:
     assert "kernelci-api" in str(err.value) and "s3cr3t" not in str(err.value)
 
 
+def test_unknown_base_is_service_error(tmp_path: Path, remote: LocalRepo) -> None:
+    with pytest.raises(ServiceError, match="kernelci-api: base commit"):
+        Git(tmp_path / "work").build(_repo(remote), "12" * 20, [])
+
+
 def test_unreachable_remote_is_service_error(tmp_path: Path, remote: LocalRepo) -> None:
     git = Git(tmp_path / "work")
     gone = Repo(name="kernelci-api", github="x/y", url=str(tmp_path / "nowhere.git"))
