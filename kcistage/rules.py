@@ -98,7 +98,7 @@ def change_mark(
     """C bookkeeping: None when target == deployed; else previous if set, else now."""
     if deployed is not None and target == deployed:
         return None
-    return previous if previous is not None else now
+    return now
 
 
 def full_due(facts: Facts, schedule: Schedule) -> bool:
@@ -127,7 +127,7 @@ def _decide_running(facts: Facts, running: Running, schedule: Schedule) -> Decis
         return Decision("continue", facts.now, None, "culprit-search deployment running")
     if running.target == facts.target:
         return Decision("continue", facts.now, None, "partial cycle running; target unchanged")
-    if running.restarts <= schedule.max_restarts:
+    if running.restarts < schedule.max_restarts:
         return Decision(
             "restart", facts.now, None,
             f"target changed during the partial cycle; restart "

@@ -41,6 +41,7 @@ class Sim:
     last_finished: datetime | None = None
     last_full: datetime | None = None
     changed_since: datetime | None = None
+    differs_since: datetime | None = None  # C tracked here without change_mark, to cross-check
     commands: list[str] = field(default_factory=list)
     running: dict[str, Any] | None = None
     used: int = 0
@@ -88,6 +89,11 @@ class Sim:
         self.poll(events)
         self.finish(now)
         self.changed_since = change_mark(self.changed_since, self.target, self.deployed, now)
+        if self.deployed is not None and self.target == self.deployed:
+            self.differs_since = None
+        elif self.differs_since is None:
+            self.differs_since = now
+        assert self.changed_since == self.differs_since  # changes while waiting join the first
         run = self.running
         facts = Facts(
             now=now, target=self.target, deployed=self.deployed, deployed_ok=self.deployed_ok,

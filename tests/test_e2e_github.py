@@ -1,0 +1,260 @@
+"""End to end: everything kcistage says to and hears from GitHub, through real ticks on the Sandbox.
+
+Real git repos, the GitHub stand-in over HTTP on 127.0.0.1, real PyGithub, real step processes
+and the real CLI as a subprocess (SPEC sections 2, 4, 6, 8 notifications, 9).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from kcistage import state as statefile
+from kcistage.sandbox import OWNER, TOKEN, Sandbox, sandbox_steps
+
+from conftest import run_cli
+
+API, PIPE, CORE = "kernelci-api", "kernelci-pipeline", "kernelci-core"
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+REF = re.compile(r"^(kernelci-[a-z]+)#(\d+)@([0-9a-f]{40})$")
+
+
+# -- helpers --------------------------------------------------------------------------------
+def comments(box: Sandbox, repo: str, number: int) -> list[dict]:
+    """Every comment on a PR in the stand-in."""
+    return box.hub.comments(f"{OWNER}/{repo}", number)
+
+
+def replies(box: Sandbox, repo: str, number: int) -> list[str]:
+    """The bodies of the bot's replies to commands on a PR."""
+    return [c["body"] for c in comments(box, repo, number)
+            if c["user"]["login"] == "kcibot" and "<!-- kcistage:reply" in c["body"]]
+
+
+def sha_comments(box: Sandbox, repo: str, number: int) -> list[str]:
+    """The bodies of the bot's per-SHA report comments on a PR."""
+    return [c["body"] for c in comments(box, repo, number)
+            if c["user"]["login"] == "kcibot" and "<!-- kcistage:sha=" in c["body"]]
+
+
+def writes(box: Sandbox) -> list[dict]:
+    """The write requests the stand-in received."""
+    return [r for r in box.hub.requests if r["method"] in WRITES]
+
+
+def pr(box: Sandbox, repo: str, number: int) -> dict:
+    """A PR's record in the state file."""
+    return box.state()["prs"][f"{repo}#{number}"]
+
+
+def deployments(box: Sandbox) -> list[dict]:
+    return box.state()["deployments"]
+
+
+def prime(box: Sandbox) -> dict:
+    """The first tick is the first change; settle later the first (full) deployment runs."""
+    first = box.tick()
+    assert first.code == 0 and not deployments(box), first.lines
+    box.advance(5)
+    second = box.tick()
+    assert second.code == 0, second.lines
+    record = deployments(box)[-1]
+    assert (record["id"], record["cycle"], record["result"]) == (1, "full", "success"), second.lines
+    return record
+
+
+def state_bytes(box: Sandbox) -> bytes:
+    return (box.root / "state" / "state.json").read_bytes()
+
+
+# -- 1. eligibility -------------------------------------------------------------------------
+def test_eligibility_reasons_in_state_and_status_json(sandbox: Sandbox, cli) -> None:
+    box = sandbox
+    trusted = box.open_pr(API, 1, "JenySadadia", {"api/main.py": "app = 1\n"})
+    box.open_pr(API, 2, "broonie", {"api/models.py": "MODELS = [2]\n"}, draft=True)
+    box.open_pr(API, 3, "broonie", {"doc/api.md": "# 3\n"}, labels=("staging-skip",))
+    box.open_pr(PIPE, 4, "broonie", {"src/trigger.py": "T = 4\n"}, base="dev")
+    box.open_pr(PIPE, 5, "octo-dev", {"src/scheduler.py": "RUN = 5\n"})
+    record = prime(box)
+    assert record["target"][API]["prs"] == [[1, trusted]]
+    assert record["target"][PIPE]["prs"] == []
+    prs = box.state()["prs"]
+    assert prs[f"{API}#1"]["state"] == "pending"  # eligible; status says deployed
+    assert prs[f"{API}#2"]["reason"] == "draft"
+    assert "skip label staging-skip" in prs[f"{API}#3"]["reason"]
+    assert "other base dev" in prs[f"{PIPE}#4"]["reason"]
+    assert "author not trusted and no approval" in prs[f"{PIPE}#5"]["reason"]
+
+    box.advance(1)
+    later = box.open_pr(CORE, 6, "nuclearcat", {"doc/index.md": "# 6\n"})
+    assert "wait" in box.tick().lines[-1]  # settle and throttle: not yet
+
+    done = cli("status", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    rows = {(r["repo"], r["number"]): r for r in doc["prs"]}
+    assert all(r["state"] in ("deployed", "pending", "excluded", "skipped") for r in rows.values())
+    assert rows[(API, 1)]["state"] == "deployed" and rows[(API, 1)]["sha"] == trusted
+    assert (rows[(API, 2)]["state"], rows[(API, 2)]["reason"]) == ("skipped", "draft")
+    assert rows[(API, 3)]["state"] == "skipped" and "skip label" in rows[(API, 3)]["reason"]
+    assert rows[(PIPE, 4)]["state"] == "skipped" and "other base" in rows[(PIPE, 4)]["reason"]
+    assert rows[(PIPE, 5)]["state"] == "skipped"
+    assert "author not trusted and no approval" in rows[(PIPE, 5)]["reason"]
+    assert rows[(CORE, 6)]["state"] == "pending" and rows[(CORE, 6)]["sha"] == later
+    assert doc["last"][0]["prs"] == [f"{API}#1@{trusted}"]
+    assert all(REF.match(ref) for d in doc["last"] for ref in d["prs"])
+    assert doc["next"]["action"] in ("wait", "partial")
+
+
+# -- 2. comment commands --------------------------------------------------------------------
+def test_maintainer_commands_approval_pinning_and_refusals(sandbox: Sandbox) -> None:
+    box = sandbox
+    sha1 = box.open_pr(API, 7, "octo-dev", {"api/main.py": "app = 7\n"})
+    prime(box)
+    assert pr(box, API, 7)["state"] == "skipped"
+
+    # A maintainer approves: eyes, then pending, then deployed on the normal schedule.
+    box.advance(1)
+    ok = box.comment(API, 7, "a-wai", "Looks good.\n@kcibot deploy")
+    box.advance(1)
+    box.tick()
+    assert box.hub.reactions(ok) == ["eyes"]
+    assert pr(box, API, 7)["state"] == "pending"
+    assert pr(box, API, 7)["approval"]["sha"] == sha1
+    assert replies(box, API, 7) == []
+    box.tick()  # acted on once: no second reaction, no reply
+    assert box.hub.reactions(ok) == ["eyes"] and replies(box, API, 7) == []
+    assert len(deployments(box)) == 1
+    box.advance(30)
+    box.tick()
+    last = deployments(box)[-1]
+    assert (last["id"], last["cycle"], last["trigger"], last["result"]) == \
+        (2, "partial", "change", "success")
+    assert last["target"][API]["prs"] == [[7, sha1]]
+
+    # A push after approval drops it.
+    box.advance(1)
+    sha2 = box.push(API, 7, {"api/main.py": "app = 72\n"})
+    box.tick()
+    assert pr(box, API, 7)["state"] == "excluded"
+    assert "approval dropped" in pr(box, API, 7)["reason"]
+
+    # Pushed between the last tick and the comment: nothing approved, one reply with the sha.
+    box.advance(1)
+    sha3 = box.push(API, 7, {"api/main.py": "app = 73\n"})
+    raced = box.comment(API, 7, "a-wai", "@kcibot deploy")
+    box.advance(1)
+    box.tick()
+    assert box.hub.reactions(raced) == []
+    assert len(replies(box, API, 7)) == 1
+    assert f"@kcibot deploy {sha3[:12]}" in replies(box, API, 7)[0]
+    assert pr(box, API, 7)["state"] == "excluded" and pr(box, API, 7)["sha"] == sha3
+
+    # Wrong sha refused; a non-maintainer refused; an unknown verb refused: one reply each.
+    wrong = box.comment(API, 7, "a-wai", f"@kcibot deploy {sha2}")
+    stranger = box.comment(API, 7, "octo-dev", "@kcibot deploy")
+    unknown = box.comment(API, 7, "a-wai", "@kcibot frobnicate")
+    box.advance(1)
+    box.tick()
+    texts = replies(box, API, 7)
+    assert len(texts) == 4, texts
+    assert "is not the head" in texts[1] and sha3[:12] in texts[1]
+    assert "octo-dev is not allowed" in texts[2]
+    assert "unknown command" in texts[3] and "frobnicate" in texts[3]
+    assert [box.hub.reactions(c) for c in (wrong, stranger, unknown)] == [[], [], []]
+    assert pr(box, API, 7)["state"] == "excluded"
+
+    # A correct 7-char prefix approves, and a second tick acts on nothing again.
+    prefix = box.comment(API, 7, "a-wai", f"lgtm\n@kcibot deploy {sha3[:7]}")
+    box.advance(1)
+    box.tick()
+    assert box.hub.reactions(prefix) == ["eyes"]
+    assert pr(box, API, 7)["state"] == "pending"
+    assert pr(box, API, 7)["approval"] == {"sha": sha3, "by": "a-wai", "comment": prefix}
+    before = (len(comments(box, API, 7)), [box.hub.reactions(c) for c in (ok, raced, prefix)])
+    box.tick()
+    assert (len(comments(box, API, 7)), [box.hub.reactions(c) for c in (ok, raced, prefix)]) == before
+
+    # Edits of old comments are ignored; the bot's own comments are never commands.
+    box.advance(1)
+    sha4 = box.push(API, 7, {"api/main.py": "app = 74\n"})
+    box.tick()
+    assert "approval dropped" in pr(box, API, 7)["reason"]
+    box.advance(1)
+    box.hub.edit_comment(f"{OWNER}/{API}", unknown, "@kcibot deploy")
+    own = box.comment(API, 7, "kcibot", f"@kcibot deploy {sha4}")
+    count = len(comments(box, API, 7))
+    box.advance(1)
+    box.tick()
+    assert box.hub.reactions(unknown) == [] and box.hub.reactions(own) == []
+    assert len(comments(box, API, 7)) == count
+    assert pr(box, API, 7)["state"] == "excluded"
+    assert len(deployments(box)) == 2  # no approval ever reached sha3/sha4 through the schedule
+
+
+# -- 2b + 3. admin commands and notifications -----------------------------------------------
+def test_admin_commands_statuses_and_per_sha_comments(sandbox: Sandbox) -> None:
+    box = sandbox
+    sha = box.open_pr(API, 1, "JenySadadia", {"api/main.py": "app = 1\n"})
+    newcomer = box.open_pr(PIPE, 5, "octo-dev", {"src/scheduler.py": "RUN = 5\n"})
+    prime(box)
+    assert [s["state"] for s in box.hub.statuses[sha]] == ["pending", "success"]
+
+    # Admin deploy: approves and a partial cycle runs at the very next tick despite throttle.
+    box.advance(2)
+    cmd = box.comment(PIPE, 5, "nuclearcat", "@kcibot deploy")
+    box.advance(1)
+    result = box.tick()
+    last = deployments(box)[-1]
+    assert (last["id"], last["cycle"], last["trigger"], last["result"]) == \
+        (2, "partial", "command", "success"), result.lines
+    assert box.hub.reactions(cmd) == ["eyes"]
+    assert last["target"][PIPE]["prs"] == [[5, newcomer]]
+
+    # Admin trigger: a full cycle at the next tick.
+    box.advance(1)
+    trig = box.comment(API, 1, "nuclearcat", "@kcibot trigger")
+    box.advance(1)
+    box.tick()
+    last = deployments(box)[-1]
+    assert (last["id"], last["cycle"], last["trigger"]) == (3, "full", "command")
+    assert box.hub.reactions(trig) == ["eyes"]
+    assert box.tick().lines[-1].startswith("tick: ")  # the command is used up
+    assert len(deployments(box)) == 3
+
+    # Statuses: kcistage/staging, pending then success, per deployment, naming cycle and id.
+    statuses = box.hub.statuses[sha]
+    assert {s["context"] for s in statuses} == {"kcistage/staging"}
+    assert [s["state"] for s in statuses] == ["pending", "success"] * 3
+    for status, (cycle, number) in zip(statuses[1::2], [("full", 1), ("partial", 2), ("full", 3)]):
+        assert cycle in status["description"] and f"deployment {number}" in status["description"]
+    # One comment per head SHA, edited in place: still one after three deployments.
+    bodies = sha_comments(box, API, 1)
+    assert len(bodies) == 1
+    assert all(f"Deployment {n}" in bodies[0] for n in (1, 2, 3))
+    assert sha[:12] in bodies[0]
+
+    # A new push -> a second comment; a conflicting PR is left out and told why.
+    box.advance(1)
+    sha_b = box.push(API, 1, {"api/main.py": "app = 11\n"})
+    box.open_pr(API, 2, "broonie", {"api/main.py": "app = 2\n"})
+    box.open_pr(API, 3, "broonie", {"BREAKS_STAGING": "yes\n"})
+    box.advance(31)
+    box.tick()
+    last = deployments(box)[-1]
+    assert last["id"] == 4 and last["result"] == "failed"
+    assert [(e["number"], e["reason"]) for e in last["left_out"]] == [(2, "conflict")]
+    assert pr(box, API, 2)["state"] == "excluded" and "conflict" in pr(box, API, 2)["reason"]
+    conflict = sha_comments(box, API, 2)
+    assert len(conflict) == 1 and "conflict" in conflict[0]
+    assert len(sha_comments(box, API, 1)) == 2
+    assert sha_b[:12] in sha_comments(box, API, 1)[1]
+    assert [s["state"] for s in box.hub.statuses[sha_b]] == ["pending", "failure"]
+    assert "deployment 4" in box.hub.statuses[sha_b][-1]["description"]
+    # The single suspect is the culprit: excluded and told so on its PR.
+    assert pr(box, API, 3)["state"] == "excluded" and "culprit" in pr(box, API, 3)["reason"]
+    assert any("culprit" in body for body in sha_comments(box, API, 3))
