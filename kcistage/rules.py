@@ -98,7 +98,7 @@ def change_mark(
     """C bookkeeping: None when target == deployed; else previous if set, else now."""
     if deployed is not None and target == deployed:
         return None
-    return now
+    return previous if previous is not None else now
 
 
 def full_due(facts: Facts, schedule: Schedule) -> bool:

@@ -242,19 +242,158 @@ def test_admin_commands_statuses_and_per_sha_comments(sandbox: Sandbox) -> None:
     box.advance(1)
     sha_b = box.push(API, 1, {"api/main.py": "app = 11\n"})
     box.open_pr(API, 2, "broonie", {"api/main.py": "app = 2\n"})
-    box.open_pr(API, 3, "broonie", {"BREAKS_STAGING": "yes\n"})
+    box.tick()  # the first change: settle and throttle start counting
     box.advance(31)
     box.tick()
     last = deployments(box)[-1]
-    assert last["id"] == 4 and last["result"] == "failed"
+    assert (last["id"], last["result"]) == (4, "success")
     assert [(e["number"], e["reason"]) for e in last["left_out"]] == [(2, "conflict")]
     assert pr(box, API, 2)["state"] == "excluded" and "conflict" in pr(box, API, 2)["reason"]
     conflict = sha_comments(box, API, 2)
     assert len(conflict) == 1 and "conflict" in conflict[0]
     assert len(sha_comments(box, API, 1)) == 2
-    assert sha_b[:12] in sha_comments(box, API, 1)[1]
-    assert [s["state"] for s in box.hub.statuses[sha_b]] == ["pending", "failure"]
-    assert "deployment 4" in box.hub.statuses[sha_b][-1]["description"]
-    # The single suspect is the culprit: excluded and told so on its PR.
-    assert pr(box, API, 3)["state"] == "excluded" and "culprit" in pr(box, API, 3)["reason"]
-    assert any("culprit" in body for body in sha_comments(box, API, 3))
+    assert sha_b[:12] in sha_comments(box, API, 1)[1] and "Deployment 4" in sha_comments(box, API, 1)[1]
+    assert "Deployment 4" not in sha_comments(box, API, 1)[0]
+
+    # A failing deployment: failure statuses; the single suspect is blamed on its PR.
+    box.advance(1)
+    broken = box.open_pr(PIPE, 3, "broonie", {"BREAKS_STAGING": "yes\n"})
+    box.tick()
+    box.advance(31)
+    box.tick()
+    last = deployments(box)[-1]
+    assert (last["id"], last["result"]) == (5, "failed")
+    for head in (sha_b, broken):
+        assert [s["state"] for s in box.hub.statuses[head]][-2:] == ["pending", "failure"]
+        assert "deployment 5" in box.hub.statuses[head][-1]["description"]
+    assert pr(box, PIPE, 3)["state"] == "excluded" and "culprit" in pr(box, PIPE, 3)["reason"]
+    assert any("culprit" in body for body in sha_comments(box, PIPE, 3))
+
+
+# -- 4. request budget ----------------------------------------------------------------------
+def test_request_budget_idle_and_after_one_push(sandbox: Sandbox) -> None:
+    box = sandbox
+    heads = {}
+    for i in range(30):
+        repo = (API, PIPE, CORE)[i % 3]
+        heads[i + 1] = box.open_pr(repo, i + 1, "broonie", {f"doc/pr-{i + 1}.md": f"{i}\n"})
+    box.tick()  # the first tick: every page fetched once, C set
+    box.hub.reset_log()
+    box.advance(1)
+    box.tick()
+    counts = box.hub.counts()
+    assert counts["counted"] == 0, counts
+    per_repo: dict[str, int] = {}
+    for request in box.hub.requests:
+        repo = request["path"].split("/")[3]
+        per_repo[repo] = per_repo.get(repo, 0) + 1
+    assert set(per_repo) == {API, PIPE, CORE} and max(per_repo.values()) <= 2, per_repo
+    assert not writes(box)
+
+    # One deployment of all 30 (it writes statuses and comments), then idle costs nothing again.
+    box.advance(5)
+    box.tick()
+    assert sum(len(e["prs"]) for e in deployments(box)[-1]["target"].values()) == 30
+    box.advance(1)
+    box.tick()  # sees the tool's own new comments once
+    box.hub.reset_log()
+    box.advance(1)
+    box.tick()
+    assert box.hub.counts()["counted"] == 0, box.hub.counts()
+
+    box.advance(1)
+    box.push(PIPE, 2, {"doc/pr-2.md": "pushed\n"})
+    box.hub.reset_log()
+    box.tick()
+    assert box.hub.counts()["counted"] <= 5, box.hub.counts()
+    assert box.state()["prs"][f"{PIPE}#2"]["sha"] != heads[2]
+    assert not writes(box)  # waiting for settle: nothing said yet
+
+
+# -- 5. faults through the CLI --------------------------------------------------------------
+def test_cli_faults_exit_codes_and_state_untouched(sandbox: Sandbox, cli) -> None:
+    box = sandbox
+    box.open_pr(API, 1, "broonie", {"api/main.py": "app = 1\n"})
+    first = cli("tick")
+    assert first.returncode == 0, first.stderr
+    state_file = box.root / "state" / "state.json"
+    before = state_file.read_bytes()
+
+    # 5xx beyond the retries: exit 3, state byte-for-byte unchanged.
+    box.hub.fail_next(4, 502)
+    box.advance(1)
+    done = cli("tick")
+    assert done.returncode == 3, (done.stdout, done.stderr)
+    assert "GitHub unreachable" in done.stderr and TOKEN not in done.stderr + done.stdout
+    assert state_file.read_bytes() == before
+
+    # 403 with remaining 0: exit 3, then no request at all until the reset passes.
+    box.hub.rate_limit_next(1, status=403, reset_in=600)
+    done = cli("tick")
+    assert done.returncode == 3 and "rate limit" in done.stderr, done.stderr
+    assert state_file.read_bytes() == before
+    box.hub.reset_log()
+    box.advance(5)
+    done = cli("tick")
+    assert done.returncode == 3 and box.hub.requests == [], (done.stdout, box.hub.requests)
+    box.advance(6)
+    done = cli("tick")
+    assert done.returncode == 0, done.stderr
+    assert box.hub.requests, "polls again once the reset time passed"
+
+    # 429 with retry-after: the same.
+    box.hub.rate_limit_next(1, status=429, retry_after=120)
+    box.advance(1)
+    done = cli("tick")
+    assert done.returncode == 3, done.stderr
+    box.hub.reset_log()
+    box.advance(1)
+    done = cli("tick")
+    assert done.returncode == 3 and box.hub.requests == []
+    box.advance(1.5)
+    done = cli("tick")
+    assert done.returncode in (0, 1) and box.hub.requests, done.stderr
+
+    # A wrong token: exit 2, a clear message that never shows a token.
+    wrong = "ghp_wrongwrongwrong0123456789"
+    (box.root / "token").write_text(wrong + "\n")
+    before = state_file.read_bytes()
+    box.advance(1)
+    done = cli("tick")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "token" in done.stderr and "401" in done.stderr
+    assert wrong not in done.stdout + done.stderr and TOKEN not in done.stdout + done.stderr
+    assert state_file.read_bytes() == before
+
+
+# -- 6. dry runs ----------------------------------------------------------------------------
+def test_dry_run_writes_nothing_runs_nothing_and_ignores_the_lock(sandbox: Sandbox, cli) -> None:
+    box = sandbox
+    prime(box)
+    sha = box.open_pr(PIPE, 8, "octo-dev", {"src/trigger.py": "T = 8\n"})
+    box.advance(1)
+    box.tick()
+    cmd = box.comment(PIPE, 8, "nuclearcat", "@kcibot deploy")
+    box.advance(1)
+    before, records = state_bytes(box), len(box.step_records())
+    box.hub.reset_log()
+    with statefile.Lock(box.root / "state" / "state.json"):
+        held = cli("tick")
+        assert held.returncode == 75, held.stderr
+        dry = cli("tick", "--dry-run")
+        manual = cli("deploy", "--full", "--dry-run")
+    assert dry.returncode == 0 and manual.returncode == 0, (dry.stderr, manual.stderr)
+    assert "decision: partial (command)" in dry.stdout, dry.stdout
+    assert f"{PIPE}: " in dry.stdout and f"#8@{sha[:12]}" in dry.stdout
+    assert "decision: full (manual)" in manual.stdout, manual.stdout
+    assert f"#8@{sha[:12]}" in manual.stdout
+    assert box.hub.requests and not writes(box), writes(box)
+    assert box.hub.reactions(cmd) == []
+    assert len(box.step_records()) == records
+    assert state_bytes(box) == before
+
+    # The real tick afterwards acts on the command that the dry runs only looked at.
+    done = cli("tick")
+    assert done.returncode == 0, done.stderr
+    assert box.hub.reactions(cmd) == ["eyes"]
+    assert deployments(box)[-1]["trigger"] == "command"

@@ -1,0 +1,88 @@
+"""Benchmark: kcistage's own time per deployment (3 repos x 20 PRs) and steps the shipped config skips.
+
+Run: python tests/benchmarks/bench_deploy.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from kcistage.config import load_config
+from kcistage.paths import plan_steps
+from kcistage.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+PRS_PER_REPO = 20
+
+
+def own_seconds(box: Sandbox, wall: float) -> tuple[float, float]:
+    """kcistage's time for the last deployment: wall time minus the steps' time."""
+    last = box.state()["deployments"][-1]
+    steps = sum(s["seconds"] for s in last["steps"])
+    return wall - steps, steps
+
+
+def bench_deployments() -> None:
+    """First and incremental deployment of 3 repos x 20 PRs with instant steps."""
+    with tempfile.TemporaryDirectory() as tmp, Sandbox(Path(tmp) / "sb") as box:
+        box.overrides = {"steps": [{"name": "noop", "run": ["true"]}]}
+        box.write_config()
+        for repo in box.repos:
+            for n in range(1, PRS_PER_REPO + 1):
+                box.open_pr(repo, n, "nuclearcat", {f"feature/{n}.txt": f"{repo} {n}\n"})
+        box.tick()  # first change
+        box.advance(6)
+        box.hub.reset_log()
+        started = time.perf_counter()
+        result = box.tick()
+        wall = time.perf_counter() - started
+        assert result.code == 0 and 'success' in result.lines[-1], result.lines
+        own, steps = own_seconds(box, wall)
+        print(f"first deployment   (3 repos x {PRS_PER_REPO} PRs): {own:6.2f} s kcistage, "
+              f"{steps:5.2f} s steps, {len(box.hub.requests)} GitHub requests")
+        box.push("kernelci-api", 5, {"feature/5.txt": "changed\n"})
+        box.advance(1)
+        box.tick()
+        box.advance(31)
+        box.hub.reset_log()
+        started = time.perf_counter()
+        result = box.tick()
+        wall = time.perf_counter() - started
+        assert result.code == 0 and 'success' in result.lines[-1], result.lines
+        own, steps = own_seconds(box, wall)
+        print(f"incremental deploy (one PR pushed):          {own:6.2f} s kcistage, "
+              f"{steps:5.2f} s steps, {len(box.hub.requests)} GitHub requests")
+        box.advance(1)
+        box.hub.reset_log()
+        started = time.perf_counter()
+        box.tick()
+        wall = time.perf_counter() - started
+        print(f"idle tick:                                   {wall:6.2f} s, "
+              f"{len(box.hub.requests)} GitHub requests, "
+              f"{sum(1 for r in box.hub.requests if r['counted'])} rate-limit points")
+
+
+SCENARIOS = {
+    "pipeline config only": {"kernelci-pipeline": ["config/pipeline.yaml"]},
+    "api code only": {"kernelci-api": ["api/main.py"]},
+    "core docker only": {"kernelci-core": ["config/docker/api.jinja2"]},
+    "docs only": {"kernelci-api": ["doc/index.md"]},
+}
+
+
+def bench_skips() -> None:
+    """How many of the shipped config's steps a partial cycle skips per typical change."""
+    cfg = load_config(ROOT / "config.yaml")
+    partial = [s for s in cfg.steps if "partial" in s.cycles]
+    print(f"shipped config.yaml: {len(cfg.steps)} steps, {len(partial)} allowed in partial cycles")
+    for label, changed in SCENARIOS.items():
+        plans = plan_steps(cfg.steps, "partial", changed)
+        ran = [p.name for p in plans if p.run]
+        print(f"  {label:22s}: {len(plans) - len(ran)} of {len(plans)} skipped; runs {', '.join(ran)}")
+
+
+if __name__ == "__main__":
+    bench_deployments()
+    bench_skips()
