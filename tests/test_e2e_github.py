@@ -294,12 +294,14 @@ def test_request_budget_idle_and_after_one_push(sandbox: Sandbox) -> None:
     box.advance(5)
     box.tick()
     assert sum(len(e["prs"]) for e in deployments(box)[-1]["target"].values()) == 30
-    box.advance(1)
-    box.tick()  # sees the tool's own new comments once
-    box.hub.reset_log()
-    box.advance(1)
-    box.tick()
-    assert box.hub.counts()["counted"] == 0, box.hub.counts()
+    spent = []
+    for _ in range(3):  # the tool's own new comments come back once, then the watermark settles
+        box.hub.reset_log()
+        box.advance(1)
+        box.tick()
+        spent.append(box.hub.counts()["counted"])
+        assert box.hub.counts()["requests"] <= 6 and not writes(box)
+    assert spent[0] <= 3 and spent[-1] == 0, spent
 
     box.advance(1)
     box.push(PIPE, 2, {"doc/pr-2.md": "pushed\n"})
@@ -397,3 +399,63 @@ def test_dry_run_writes_nothing_runs_nothing_and_ignores_the_lock(sandbox: Sandb
     assert done.returncode == 0, done.stderr
     assert box.hub.reactions(cmd) == ["eyes"]
     assert deployments(box)[-1]["trigger"] == "command"
+
+
+# -- 7. security ----------------------------------------------------------------------------
+DUMP = ("import json, os, sys\n"
+        "with open(sys.argv[1], 'a') as out:\n"
+        "    out.write(json.dumps({'argv': sys.argv, 'env': dict(os.environ)}) + '\\n')\n")
+
+
+def test_untrusted_text_never_runs_and_the_token_never_leaks(tmp_path: Path) -> None:
+    root = tmp_path / "sb"
+    dumps = tmp_path / "env-dumps.jsonl"
+    steps = [s for s in sandbox_steps(root / "step-records.jsonl", "http://127.0.0.1:9/")
+             if "drain" not in s]
+    steps.append({"name": "dump-env", "run": [sys.executable, "-c", DUMP, str(dumps)]})
+    marker = tmp_path / "pwned"
+    evil = f"$(touch {marker}); touch {marker} | `touch {marker}` && echo \"$HOME\" > {marker}"
+    with Sandbox(root, overrides={"steps": steps}) as box:
+        sha = box.open_pr(API, 1, "broonie", {"api/main.py": "app = 'x'\n"}, title=evil)
+        box.open_pr(PIPE, 2, "octo-dev", {"src/trigger.py": "T = 2\n"}, title=evil)
+        env = {"GITHUB_TOKEN": TOKEN, "GH_TOKEN": TOKEN, "KCISTAGE_EXTRA": "kept"}
+        first = run_cli(box.config_path, "-v", "tick", now=box.clock(), env=env)
+        assert first.returncode == 0, first.stderr
+        box.advance(1)
+        box.comment(PIPE, 2, "a-wai", f"{evil}\n@kcibot deploy $(touch {marker})\n@kcibot {evil}")
+        box.comment(PIPE, 2, "octo-dev", f"@kcibot deploy `touch {marker}`")
+        box.advance(5)
+        done = run_cli(box.config_path, "-v", "tick", now=box.clock(), env=env)
+        assert done.returncode == 0, done.stderr
+        out = first.stdout + first.stderr + done.stdout + done.stderr
+        assert deployments(box)[-1]["target"][API]["prs"] == [[1, sha]]
+        assert pr(box, API, 1)["title"] == evil  # stored as data, shown as data
+        texts = replies(box, PIPE, 2)
+        assert len(texts) == 2 and "not a commit id" in texts[0] and "not allowed" in texts[1]
+        assert pr(box, PIPE, 2)["approval"] is None
+
+        assert not marker.exists()
+        runs = [json.loads(line) for line in dumps.read_text().splitlines()]
+        assert len(runs) == 1
+        assert runs[0]["env"].get("KCISTAGE_EXTRA") == "kept"  # the tool's environment is passed on
+        assert "GITHUB_TOKEN" not in runs[0]["env"] and "GH_TOKEN" not in runs[0]["env"]
+        for run in runs:
+            assert not any(TOKEN in v for v in run["env"].values())
+            assert not any("touch" in a for a in run["argv"][3:])
+            assert not any("touch" in v for v in run["env"].values())
+        records = box.step_records()
+        assert len(records) == 6
+        for record in records:
+            assert not any(TOKEN in v or "touch" in v for v in record["env"].values())
+        assert TOKEN not in out
+        assert TOKEN.encode() not in state_bytes(box)
+        workdir = root / "work"
+        scanned = 0
+        for path in workdir.rglob("*"):
+            if path.is_file() and "objects" not in path.parts:
+                assert TOKEN.encode() not in path.read_bytes(), path
+                scanned += 1
+        configs = [p for p in workdir.rglob("config") if p.is_file()]
+        assert scanned > 10 and configs, "the checkouts and logs were scanned"
+        for config in configs:  # git.py stores no remote; if one appears it must be token-free
+            assert TOKEN.encode() not in config.read_bytes() and b"@" not in config.read_bytes()
