@@ -79,11 +79,23 @@ def deploy_now(ctx: Context, full: bool) -> int:
 def _observe(ctx: Context):
     """Poll; a rate limit is remembered beside the state file so the next ticks do not poll."""
     try:
-        return observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock(), ctx.dry_run)
+        obs = observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock(), ctx.dry_run)
     except RateLimited as exc:
         if exc.reset_at is not None and not ctx.dry_run:
             statefile.write_backoff(ctx.cfg.state_file, exc.reset_at)
         raise
+    _say_dropped(ctx)
+    return obs
+
+
+def _say_dropped(ctx: Context) -> None:
+    """Tell a PR, once per head, that a push dropped its approval (SPEC 8: said on the PR)."""
+    for pr in ctx.state.get("prs", {}).values():
+        reason = pr.get("reason") or ""
+        if pr.get("state") == "excluded" and reason.startswith("approval dropped"):
+            note = messages.exclusion_note(reason)
+            if note not in pr.get("notes", {}).get(pr["sha"], []):
+                note_pr(ctx, pr, pr["sha"], note)
 
 
 def _deploy(ctx: Context, decision: rules.Decision, prefix: str) -> int:

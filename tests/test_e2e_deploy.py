@@ -414,8 +414,12 @@ def test_sigkill_leaves_running_record_recovered_by_next_tick(box: Sandbox) -> N
         record = box.state()["deployments"][-1]
         assert record["result"] == "running" and record["pid"] == proc.pid
         assert record["step"] == "restart-api"
-        running = status_json(box)["running"]
-        assert running["id"] == record["id"] and running["alive"] is False
+        doc = status_json(box)
+        assert doc["running"]["id"] == record["id"] and doc["running"]["step"] == "restart-api"
+        assert doc["last"][0]["result"] == "running"
+        plain = cli(box, "status")  # not a tty: the plain view says the process is gone
+        assert plain.returncode == 0
+        assert f"process {proc.pid} gone" in plain.stdout, plain.stdout
         # What is true: SIGKILL cannot be handled, so the step's own process group (a new
         # session) is orphaned and keeps running until it ends by itself.
         assert pid_alive(step["pid"])

@@ -142,6 +142,11 @@ def test_maintainer_commands_approval_pinning_and_refusals(sandbox: Sandbox) -> 
     box.tick()
     assert pr(box, API, 7)["state"] == "excluded"
     assert "approval dropped" in pr(box, API, 7)["reason"]
+    dropped = [body for body in sha_comments(box, API, 7) if f"sha={sha2}" in body]
+    assert len(dropped) == 1 and "approval dropped" in dropped[0], sha_comments(box, API, 7)
+    box.hub.reset_log()
+    box.tick()  # said once: no write request at the next tick
+    assert not writes(box), writes(box)
 
     # Pushed between the last tick and the comment: nothing approved, one reply with the sha.
     box.advance(1)
