@@ -69,16 +69,28 @@ def main(ctx: click.Context, config: str, now: str | None, verbose: bool) -> Non
     ctx.obj = Env(config, now, verbose)
 
 
-def _run_engine(env: Env, dry_run: bool, action: Callable[[Any], int]) -> None:
+def _output(env: Env, progress: bool) -> Any:
+    """Plain lines for the journal; a deploy by hand shows every step, in colour on a terminal."""
+    from .context import Output
+
+    if progress and sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        from rich.console import Console
+
+        console = Console()
+        return Output(write=lambda text: console.log(text, markup=False, highlight=False),
+                      verbose=True)
+    return Output(write=click.echo, verbose=env.verbose or progress)
+
+
+def _run_engine(env: Env, dry_run: bool, action: Callable[[Any], int],
+                progress: bool = False) -> None:
     """Load config and state, take the lock (not in a dry run), run the engine, save."""
 
     def run() -> int:
-        from .context import Output
         from .engine import run as run_engine
 
         cfg = env.config()
-        out = Output(write=click.echo, verbose=env.verbose)
-        return run_engine(cfg, env.clock(), action, dry_run=dry_run, out=out)
+        return run_engine(cfg, env.clock(), action, dry_run=dry_run, out=_output(env, progress))
 
     _guard(run)
 
@@ -103,7 +115,7 @@ def deploy(env: Env, full: bool, dry_run: bool) -> None:
     """Deploy now, by hand: partial unless --full; ignores settle, throttle and the interval."""
     from .engine import deploy_now
 
-    _run_engine(env, dry_run, lambda ctx: deploy_now(ctx, full))
+    _run_engine(env, dry_run, lambda ctx: deploy_now(ctx, full), progress=True)
 
 
 @main.command()

@@ -65,6 +65,7 @@ def _attempt(ctx: Context, record: dict, target: Target) -> str:
         built = _build(ctx, record, target)
     except ServiceError as exc:
         ctx.out.line(f"deployment {record['id']}: {exc}")
+        record["error"] = str(exc)
         return "interrupted"
     _notify_start(ctx, record)
     good = last_success(ctx.state["deployments"])

@@ -50,6 +50,7 @@ def tick(ctx: Context) -> int:
         return 3
     obs = _observe(ctx)
     note_observation(ctx, obs.target)
+    _tell_exclusions(ctx, obs)
     decision = rules.decide(facts(ctx.state, ctx.clock(), obs.target), ctx.cfg.schedule)
     for action in obs.actions:
         ctx.out.detail(action)
@@ -69,6 +70,7 @@ def deploy_now(ctx: Context, full: bool) -> int:
         ctx.save()
     obs = _observe(ctx)
     note_observation(ctx, obs.target)
+    _tell_exclusions(ctx, obs)
     decision = rules.decide_manual(facts(ctx.state, ctx.clock(), obs.target), full)
     if ctx.dry_run:
         print_dry_run(ctx, decision)
@@ -98,6 +100,14 @@ def _say_dropped(ctx: Context) -> None:
                 note_pr(ctx, pr, pr["sha"], note)
 
 
+def _tell_exclusions(ctx: Context, obs) -> None:
+    """Say on the PR when this look excluded it (e.g. a push dropped its approval)."""
+    for key, sha, reason in obs.exclusions:
+        pr = ctx.state["prs"].get(key)
+        if pr is not None:
+            note_pr(ctx, pr, sha, messages.exclusion_note(reason))
+
+
 def _deploy(ctx: Context, decision: rules.Decision, prefix: str) -> int:
     """Start the decided cycle, then do the culprit-search bookkeeping; 1 when it failed."""
     cycle = decision.action
@@ -116,7 +126,9 @@ def _deploy(ctx: Context, decision: rules.Decision, prefix: str) -> int:
                  f"{record['result']} in {seconds:.1f}s: {len(target_prs(record['target']))} PRs, "
                  f"{ran} steps run, {skipped} skipped"
                  + (f", {record['restarts']} restart(s)" if record["restarts"] else ""))
-    return 0 if record["result"] == "success" else 1
+    if record["result"] == "success":
+        return 0
+    return 3 if record.get("error") else 1  # a git remote down is not a failed deployment
 
 
 def after_deployment(ctx: Context, record: dict) -> None:

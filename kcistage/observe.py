@@ -26,6 +26,7 @@ class Observation:
 
     target: Target
     actions: list[str] = field(default_factory=list)  # human-readable lines (comments handled)
+    exclusions: list[tuple[str, str, str]] = field(default_factory=list)  # new: (key, sha, reason)
     requests: int = 0
 
 
@@ -43,7 +44,7 @@ def observe(cfg: Config, state: dict, gh: GitHubPort, remote_head: Callable[[Rep
     obs = Observation(target={}, requests=poll.requests)
     for comment in poll.comments:
         _handle_comment(cfg, state, gh, comment, now, dry_run, obs)
-    obs.target = compute_target(cfg, state, gh, bases)
+    obs.target = compute_target(cfg, state, gh, bases, obs)
     return obs
 
 
@@ -114,7 +115,8 @@ def _handle_comment(cfg: Config, state: dict, gh: GitHubPort, comment: Comment, 
         gh.reply(repo, comment.number, "\n\n".join(dict.fromkeys(replies)))
 
 
-def compute_target(cfg: Config, state: dict, gh: GitHubPort, bases: dict[str, str]) -> Target:
+def compute_target(cfg: Config, state: dict, gh: GitHubPort, bases: dict[str, str],
+                   obs: Observation) -> Target:
     """Judge every open PR (state and reason stored on its record) and build the target."""
     target: Target = {}
     for repo in cfg.repos:
@@ -128,6 +130,9 @@ def compute_target(cfg: Config, state: dict, gh: GitHubPort, bases: dict[str, st
         verdict = trust.eligibility(pr, repo, cfg.trust, role, record.get("approval"),
                                     record.get("excluded"), base_sha=bases[repo.name],
                                     bot=cfg.github.bot)
+        if verdict.state == "excluded" and "approval dropped" in verdict.reason \
+                and record.get("reason") != verdict.reason:
+            obs.exclusions.append((pr_key(pr.repo, pr.number), pr.sha, verdict.reason))
         record["state"], record["reason"] = verdict.state, verdict.reason
         if verdict.eligible:
             target[repo.name]["prs"].append([pr.number, pr.sha])
