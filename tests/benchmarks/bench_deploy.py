@@ -17,11 +17,21 @@ ROOT = Path(__file__).resolve().parents[2]
 PRS_PER_REPO = 20
 
 
-def own_seconds(box: Sandbox, wall: float) -> tuple[float, float]:
-    """kcistage's time for the last deployment: wall time minus the steps' time."""
-    last = box.state()["deployments"][-1]
-    steps = sum(s["seconds"] for s in last["steps"])
-    return wall - steps, steps
+def timed_tick(box: Sandbox, label: str, deploys: bool) -> None:
+    """One tick, timed; prints kcistage's own time (wall minus steps) and its GitHub traffic."""
+    box.hub.reset_log()
+    started = time.perf_counter()
+    result = box.tick()
+    wall = time.perf_counter() - started
+    requests = len(box.hub.requests)
+    points = sum(1 for r in box.hub.requests if r["counted"])
+    if not deploys:
+        print(f"{label + ':':45s}{wall:6.2f} s, {requests} GitHub requests, {points} rate-limit points")
+        return
+    assert result.code == 0 and "success" in result.lines[-1], result.lines
+    steps = sum(s["seconds"] for s in box.state()["deployments"][-1]["steps"])
+    print(f"{label + ':':45s}{wall - steps:6.2f} s kcistage, {steps:5.2f} s steps, "
+          f"{requests} GitHub requests")
 
 
 def bench_deployments() -> None:
@@ -34,34 +44,15 @@ def bench_deployments() -> None:
                 box.open_pr(repo, n, "nuclearcat", {f"feature/{n}.txt": f"{repo} {n}\n"})
         box.tick()  # first change
         box.advance(6)
-        box.hub.reset_log()
-        started = time.perf_counter()
-        result = box.tick()
-        wall = time.perf_counter() - started
-        assert result.code == 0 and 'success' in result.lines[-1], result.lines
-        own, steps = own_seconds(box, wall)
-        print(f"first deployment   (3 repos x {PRS_PER_REPO} PRs): {own:6.2f} s kcistage, "
-              f"{steps:5.2f} s steps, {len(box.hub.requests)} GitHub requests")
+        timed_tick(box, f"first deployment (3 repos x {PRS_PER_REPO} PRs)", deploys=True)
         box.push("kernelci-api", 5, {"feature/5.txt": "changed\n"})
         box.advance(1)
         box.tick()
         box.advance(31)
-        box.hub.reset_log()
-        started = time.perf_counter()
-        result = box.tick()
-        wall = time.perf_counter() - started
-        assert result.code == 0 and 'success' in result.lines[-1], result.lines
-        own, steps = own_seconds(box, wall)
-        print(f"incremental deploy (one PR pushed):          {own:6.2f} s kcistage, "
-              f"{steps:5.2f} s steps, {len(box.hub.requests)} GitHub requests")
+        timed_tick(box, "incremental deployment (one PR pushed)", deploys=True)
         for label in ("tick after it (our comments)", "next tick", "idle tick"):
             box.advance(1)
-            box.hub.reset_log()
-            started = time.perf_counter()
-            box.tick()
-            wall = time.perf_counter() - started
-            print(f"{label + ':':45s}{wall:6.2f} s, {len(box.hub.requests)} GitHub requests, "
-                  f"{sum(1 for r in box.hub.requests if r['counted'])} rate-limit points")
+            timed_tick(box, label, deploys=False)
 
 
 SCENARIOS = {
