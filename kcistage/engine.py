@@ -44,10 +44,6 @@ def tick(ctx: Context) -> int:
     """One poll → decide → (deploy) cycle; returns the exit status."""
     if not ctx.dry_run and recover(ctx):
         ctx.save()
-    backoff = statefile.read_backoff(ctx.cfg.state_file)
-    if backoff and backoff > ctx.clock():
-        ctx.out.line(f"tick: rate-limited by GitHub until {format_time(backoff)}; not polling")
-        return 3
     obs = _observe(ctx)
     note_observation(ctx, obs.target)
     _tell_exclusions(ctx, obs)
@@ -79,25 +75,18 @@ def deploy_now(ctx: Context, full: bool) -> int:
 
 
 def _observe(ctx: Context):
-    """Poll; a rate limit is remembered beside the state file so the next ticks do not poll."""
+    """Poll; a rate limit is remembered beside the state file so the next runs do not poll."""
+    backoff = statefile.read_backoff(ctx.cfg.state_file)
+    if backoff and backoff > ctx.clock():
+        raise RateLimited(f"rate-limited by GitHub until {format_time(backoff)}; not polling",
+                          backoff)
     try:
         obs = observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock(), ctx.dry_run)
     except RateLimited as exc:
         if exc.reset_at is not None and not ctx.dry_run:
             statefile.write_backoff(ctx.cfg.state_file, exc.reset_at)
         raise
-    _say_dropped(ctx)
     return obs
-
-
-def _say_dropped(ctx: Context) -> None:
-    """Tell a PR, once per head, that a push dropped its approval (SPEC 8: said on the PR)."""
-    for pr in ctx.state.get("prs", {}).values():
-        reason = pr.get("reason") or ""
-        if pr.get("state") == "excluded" and reason.startswith("approval dropped"):
-            note = messages.exclusion_note(reason)
-            if note not in pr.get("notes", {}).get(pr["sha"], []):
-                note_pr(ctx, pr, pr["sha"], note)
 
 
 def _tell_exclusions(ctx: Context, obs) -> None:

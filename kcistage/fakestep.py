@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+TOKEN = "sandbox-token-0123456789"  # the sandbox's GitHub token: a step must never see it
+
 
 def main(argv: list[str]) -> int:
     """`python -m kcistage.fakestep RECORDS_FILE STEP_NAME`."""
@@ -22,7 +24,7 @@ def main(argv: list[str]) -> int:
     env = {k: v for k, v in os.environ.items() if k.startswith("KCISTAGE_")}
     with records.open("a", encoding="utf-8") as out:
         out.write(json.dumps({"step": name, "pid": os.getpid(), "cwd": os.getcwd(), "env": env,
-                              "token_seen": any("test-token" in v for v in os.environ.values())})
+                              "token_seen": any(TOKEN in v for v in os.environ.values())})
                   + "\n")
     print(f"{name}: deployment {env.get('KCISTAGE_DEPLOY_ID')} ({env.get('KCISTAGE_CYCLE')})")
     for folder in dirs:

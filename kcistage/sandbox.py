@@ -23,11 +23,11 @@ from .config import load_config
 from .context import Output
 from .engine import deploy_now, run, tick
 from .fakehub import FakeGitHub
+from .fakestep import TOKEN
 from .localrepo import LocalRepo
 from .settings import Config
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
-TOKEN = "sandbox-token-0123456789"
 OWNER = "kernelci"
 
 TREES: dict[str, dict[str, str]] = {
