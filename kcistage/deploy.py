@@ -48,6 +48,7 @@ def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target) -> di
             break
         record["restarts"] += 1
         target = ctx.state["observed"]["target"]
+        _close_dropped(ctx, record, target)
         ctx.out.line(f"deployment {record['id']}: target changed, restarting from the first step "
                      f"(restart {record['restarts']})")
     record["result"] = outcome
@@ -172,6 +173,15 @@ def _statuses(ctx: Context, record: dict, result: str) -> None:
         for _number, sha in entry["prs"]:
             safe_notify(ctx, lambda: ctx.gh.set_status(repo, sha, state, description),
                         f"set status on {sha[:7]}")
+
+
+def _close_dropped(ctx: Context, record: dict, new: Target) -> None:
+    """On a restart, end the pending status of heads the new target no longer holds."""
+    kept = {(name, n, sha) for name, entry in new.items() for n, sha in entry["prs"]}
+    dropped = {name: {"base": entry["base"],
+                      "prs": [p for p in entry["prs"] if (name, p[0], p[1]) not in kept]}
+               for name, entry in record["target"].items()}
+    _statuses(ctx, dict(record, target=dropped), "interrupted")
 
 
 def _notify_end(ctx: Context, record: dict) -> None:

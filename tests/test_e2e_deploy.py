@@ -175,6 +175,12 @@ def test_merged_checkouts_and_step_environment(box: Sandbox, monkeypatch) -> Non
         assert box.repos[name].head(BRANCH) == record["heads"][name]
     assert box.repos[CORE].head(BRANCH) == bases[CORE]
     assert late not in git(api, "log", "--format=%H", "HEAD").split()
+    # SPEC 8: pending then success on every merged head; nothing on the untrusted PR.
+    for sha in (sha3, sha5, sha7):
+        states = [(s["state"], s["description"]) for s in box.hub.statuses[sha]]
+        assert [st for st, _ in states] == ["pending", "success"]
+        assert all(f"deployment {record['id']}" in d and "partial" in d for _, d in states)
+    assert late not in box.hub.statuses
 
     # SPEC 7: the environment of every step of this deployment.
     seen = records_of(box, record["id"])
@@ -212,6 +218,31 @@ def test_full_cycle_env_and_cwd_without_repo(box: Sandbox) -> None:
     assert kernel[0]["env"]["KCISTAGE_CYCLE"] == "full"
     assert kernel[0]["env"]["KCISTAGE_TRIGGER"] == "manual"
     assert kernel[0]["env"]["KCISTAGE_PRS"] == ""
+
+
+def test_decided_commit_gone_is_left_out_as_head_moved(box: Sandbox) -> None:
+    """A decided commit that can no longer be fetched: "head moved", back at the next tick."""
+    base_deploy(box)
+    gone = box.open_pr(API, 5, "broonie", {"api/models.py": "MODELS = [5]\n"})
+    sha6 = box.open_pr(API, 6, "broonie", {"doc/api.md": "# six\n"})
+    box.tick()  # the decision-maker has seen sha `gone`...
+    # ...then the PR is force-pushed and the old commit is pruned from the remote.
+    bare = box.repos[API]
+    bare.commit("refs/pull/5/head", {"api/other.py": "X = 1\n"}, "rewritten",
+                parent=bare.head("main"))
+    git(bare.path, "reflog", "expire", "--expire=now", "--all")
+    git(bare.path, "gc", "-q", "--prune=now")
+    box.advance(31)
+    box.tick()
+    record = box.state()["deployments"][-1]
+    assert record["id"] == 2 and record["result"] == "success"
+    assert record["target"][API]["prs"] == [[6, sha6]]
+    assert record["left_out"] == [{"repo": API, "number": 5, "sha": gone, "reason": "head moved"}]
+    pr5 = box.state()["prs"][f"{API}#5"]
+    assert pr5["reason"] == "head moved" and pr5["excluded"] is None  # not pinned as faulty
+    box.advance(1)
+    box.tick()
+    assert box.state()["prs"][f"{API}#5"]["state"] == "pending"  # returns at the next tick
 
 
 # -- 2: conflicts ----------------------------------------------------------------------------
@@ -320,7 +351,17 @@ def test_partial_restarts_once_on_change_then_runs_to_end(box: Sandbox) -> None:
     assert record["restarts"] == 1 and record["result"] == "success"
     assert record["target"][PIPE]["prs"] == [[20, pushed["second"]]]
     assert first20 != pushed["second"]
+    # The run after the restart deployed (and told the steps) the new head.
+    assert all(r["env"]["KCISTAGE_PRS"].endswith(f"{PIPE}#20@{pushed['second']}")
+               for r in records_of(box, 2)[-2:])
+    # SPEC 8: the superseded head got "pending" when the deployment started; it must not be
+    # left pending forever once the deployment dropped it.
+    assert box.hub.statuses[first20][0]["state"] == "pending"
+    assert box.hub.statuses[first20][-1]["state"] != "pending"
+    assert [s["state"] for s in box.hub.statuses[pushed["second"]]] == ["pending", "success"]
     assert not pid_alive(pids[0])  # the interrupted step's process group was stopped
+    log = (box.config().workdir / "logs" / "2" / "restart-api.log").read_text()
+    assert "interrupted: restart" in log  # stopped mid-sleep, not finished by itself
     seen = [r["step"] for r in records_of(box, record["id"])]
     # Run 1 got as far as restart-api; run 2 restarted from the first step and ran to the end.
     assert seen[:seen.index("restart-api") + 1].count("restart-api") == 1
@@ -384,6 +425,8 @@ def test_sigterm_stops_step_group_and_second_tick_is_locked_out(box: Sandbox) ->
         second = cli(box, "tick")
         assert second.returncode == 75, (second.stdout, second.stderr)
         assert f"pid {proc.pid}" in second.stderr
+        running = status_json(box)["running"]
+        assert running["id"] == 2 and running["step"] == "restart-api"
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=15)
     finally:
@@ -393,6 +436,8 @@ def test_sigterm_stops_step_group_and_second_tick_is_locked_out(box: Sandbox) ->
             os.killpg(step["pid"], signal.SIGKILL)
             pytest.fail("the step's process group outlived SIGTERM to kcistage")
     assert proc.returncode >= 0, "kcistage died of the signal instead of handling it"
+    assert proc.returncode in (0, 1), (out, err)
+    assert "interrupted" in out
     assert not pid_alive(step["pid"])
     record = box.state()["deployments"][-1]
     assert record["result"] == "interrupted" and record["finished"]
@@ -464,6 +509,8 @@ def test_culprit_search_bisects_excludes_and_readmits(box: Sandbox) -> None:
         if box.state()["bisect"] is None:
             break
     searching, final = bisects[:-1], bisects[-1]
+    # One deployment per tick, right after the failed one.
+    assert [b["id"] for b in bisects] == list(range(failed["id"] + 1, failed["id"] + 1 + len(bisects)))
     assert 1 <= len(searching) <= math.ceil(math.log2(4))
     for record in searching:  # prefixes of the suspects in merge order
         numbers = [n for n, _ in record["target"][PIPE]["prs"]]
