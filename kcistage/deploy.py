@@ -15,7 +15,7 @@ from .history import last_success
 from .model import Target, format_time, target_prs
 from .observe import observe, pr_key
 from .paths import plan_steps
-from .steps import run_step
+from .steps import boot_id, run_step
 
 RESTART = "restart"
 
@@ -91,7 +91,9 @@ def _attempt(ctx: Context, record: dict, target: Target) -> str:
         ctx.save()
         ctx.out.detail(f"deployment {record['id']}: step {step.name}: {plan.reason}")
         run = run_step(step, _cwd(ctx, step.cwd), env,
-                       log_path(ctx.cfg.workdir, record["id"], step.name), check)
+                       log_path(ctx.cfg.workdir, record["id"], step.name), check,
+                       on_start=lambda pid: _started(ctx, record, pid))
+        record.pop("step_group", None)
         record["steps"].append({"name": step.name, "result": run.result,
                                 "seconds": round(run.seconds, 3), "reason": run.detail})
         ctx.out.detail(f"deployment {record['id']}: step {step.name}: {run.result} "
@@ -103,6 +105,12 @@ def _attempt(ctx: Context, record: dict, target: Target) -> str:
             return "failed"
     record["step"] = None
     return "success"
+
+
+def _started(ctx: Context, record: dict, pgid: int) -> None:
+    """Remember the running step's process group, for the next run if this one is killed."""
+    record["step_group"] = {"pgid": pgid, "boot": boot_id()}
+    ctx.save()
 
 
 def _build(ctx: Context, record: dict, target: Target) -> dict[str, str]:

@@ -12,6 +12,7 @@ from .history import facts, last_success
 from .errors import RateLimited
 from .model import format_time, parse_time, target_prs
 from .observe import observe, pr_key
+from .steps import boot_id, stop_orphan
 
 
 def recover(ctx: Context) -> bool:
@@ -27,6 +28,10 @@ def recover(ctx: Context) -> bool:
             record["step"] = None
             ctx.out.line(f"deployment {record['id']} was left running by a dead process "
                          f"(pid {record.get('pid')}): marked interrupted")
+            group = record.pop("step_group", None)
+            if group and group.get("boot") == boot_id() and stop_orphan(int(group["pgid"])):
+                ctx.out.line(f"deployment {record['id']}: stopped its orphaned step "
+                             f"(process group {group['pgid']})")
             changed = True
     return changed
 

@@ -81,7 +81,7 @@ def _stop(proc: subprocess.Popen, grace: float) -> None:
 
 
 def _attempt(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes], check: Check,
-             grace: float) -> tuple[str, str]:
+             grace: float, on_start: Callable[[int], None] | None = None) -> tuple[str, str]:
     """One run of the step's argv; returns (result, detail)."""
     assert step.run is not None
     limit = step.timeout.total_seconds()
@@ -91,6 +91,8 @@ def _attempt(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes], 
                                 start_new_session=True)
     except OSError as exc:
         return "failed", f"cannot run {step.run[0]!r}: {exc.strerror or exc}"
+    if on_start is not None:
+        on_start(proc.pid)
     deadline = time.monotonic() + limit
     try:
         while True:
@@ -116,7 +118,7 @@ def _attempt(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes], 
 
 
 def _run_argv(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes], check: Check,
-              grace: float) -> tuple[str, int, str]:
+              grace: float, on_start: Callable[[int], None] | None) -> tuple[str, int, str]:
     """Run the argv with retries; returns (result, attempts, detail)."""
     total = step.retries + 1
     result, detail, attempt = "failed", "not run", 0
@@ -127,7 +129,8 @@ def _run_argv(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes],
         _note(log, f"=== {_now()} step {step.name} attempt {attempt}/{total}: "
                    f"argv={list(step.run or ())!r} cwd={str(cwd) if cwd else None!r}")
         started = time.monotonic()
-        result, detail = _attempt(step, cwd, log=log, env=env, check=check, grace=grace)
+        result, detail = _attempt(step, cwd, log=log, env=env, check=check, grace=grace,
+                                  on_start=on_start)
         _note(log, f"=== {_now()} attempt {attempt}: {result} ({detail}) "
                    f"after {time.monotonic() - started:.1f}s")
         if result in ("ok", "interrupted"):
@@ -209,8 +212,11 @@ def _run_drain(step: Step, log: IO[bytes], check: Check) -> tuple[str, str]:
 
 
 def run_step(step: Step, cwd: Path | None, env: dict[str, str], log_path: Path, check: Check,
-             *, grace: float = GRACE) -> StepRun:
-    """Run a step (argv or drain), logging to log_path; check() non-None interrupts it."""
+             *, grace: float = GRACE, on_start: Callable[[int], None] | None = None) -> StepRun:
+    """Run a step (argv or drain), logging to log_path; check() non-None interrupts it.
+
+    on_start(pid) is told each attempt's process group id, so that a later run can stop a group
+    whose kcistage was killed (SIGKILL cannot be caught)."""
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -219,9 +225,34 @@ def run_step(step: Step, cwd: Path | None, env: dict[str, str], log_path: Path, 
             result, detail = _run_drain(step, log, check)
             attempts = 1
         elif step.run:
-            result, attempts, detail = _run_argv(step, cwd, env, log, check, grace)
+            result, attempts, detail = _run_argv(step, cwd, env, log, check, grace, on_start)
         else:
             result, attempts, detail = "failed", 0, "step has neither run nor drain"
         _note(log, f"=== {_now()} step {step.name}: {result} ({detail})")
     return StepRun(result=result, seconds=round(time.monotonic() - started, 3),
                    attempts=attempts, detail=detail)
+
+
+def boot_id() -> str:
+    """This boot's id: a process group id recorded before a reboot means nothing after it."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def stop_orphan(pgid: int, grace: float = GRACE) -> bool:
+    """Stop a step's process group left behind by a killed kcistage; True if one was there."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return False
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(POLL)
+    _signal_group(pgid, signal.SIGKILL)
+    return True

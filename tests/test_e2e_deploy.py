@@ -465,16 +465,18 @@ def test_sigkill_leaves_running_record_recovered_by_next_tick(box: Sandbox) -> N
         plain = cli(box, "status")  # not a tty: the plain view says the process is gone
         assert plain.returncode == 0
         assert f"process {proc.pid} gone" in plain.stdout, plain.stdout
-        # What is true: SIGKILL cannot be handled, so the step's own process group (a new
-        # session) is orphaned and keeps running until it ends by itself.
+        # SIGKILL cannot be handled: the step's own process group (a new session) is
+        # orphaned and keeps running until the next run stops it.
         assert pid_alive(step["pid"])
+        assert record["step_group"]["pgid"] == step["pid"]
+        box.advance(1)
+        out = box.tick()
+        assert any("stopped its orphaned step" in line for line in out.lines), out.lines
+        wait_for(lambda: not pid_alive(step["pid"]), what="orphaned step stopped")
     finally:
         if pid_alive(step["pid"]):
             os.killpg(step["pid"], signal.SIGKILL)
-    wait_for(lambda: not pid_alive(step["pid"]), what="orphaned step gone")
 
-    box.advance(1)
-    out = box.tick()
     record = box.state()["deployments"][-1]
     assert record["result"] == "interrupted"
     assert step_results(record)["restart-api"] == "interrupted"
