@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pathspec
-import yaml
 
 from .errors import AuthError, ConfigError
+from .yamlfile import one_line, read_yaml
 from .settings import (
     CYCLES, PERMISSIONS, Config, Drain, GitHubSettings, Notify, Repo, Schedule, Step, Trust,
 )
@@ -48,10 +48,6 @@ def format_duration(value: timedelta) -> str:
     return f"{int(seconds)}s" if seconds == int(seconds) else f"{seconds:g}s"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 class _Loader:
     """Validation context: the file name for messages and the folder relative paths start from."""
 
@@ -61,7 +57,7 @@ class _Loader:
 
     def fail(self, key: str, problem: str) -> NoReturn:
         where = f"{key}: " if key else ""
-        raise ConfigError(_one_line(f"{self.path}: {where}{problem}"))
+        raise ConfigError(one_line(f"{self.path}: {where}{problem}"))
 
     # -- shapes -------------------------------------------------------------------------
 
@@ -391,50 +387,10 @@ def _kind(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys (PyYAML silently keeps the last)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, (str, int, float, bool)):
-            continue  # unhashable keys: construct_mapping reports them
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=True)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (use --config or $KCISTAGE_CONFIG)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(_one_line(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}")
-                          ) from None
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        detail = f"{context}; {problem}" if context else problem
-        raise ConfigError(_one_line(f"{path}: {where}could not parse YAML: {detail}")) from None
-
-
 def load_config(path: Path) -> Config:
     """Read and validate a config file; every problem is a one-line ConfigError naming the key."""
     path = Path(path)
-    data = _read_yaml(path)
+    data = read_yaml(path)
     v = _Loader(path)
     if not isinstance(data, dict):
         v.fail("", f"expected a mapping of settings at the top level, got {_kind(data)}")

@@ -39,7 +39,7 @@ class Context:
     out: Output = field(default_factory=Output)
     dry_run: bool = False
     token: str | None = None
-    pace: float = 1.0
+    local: bool = False  # GitHub is a stand-in on loopback: no write pacing, short retry backoff
     stop_reason: str | None = None  # set by the SIGTERM handler
     _gh: Any = None
     _git: Any = None
@@ -55,7 +55,8 @@ class Context:
 
                 self.token = token(self.cfg)
             self._gh = GitHub(self.cfg.github, self.token, self.state.setdefault("github", {}),
-                              self.clock, pace=self.pace)
+                              self.clock, pace=0.0 if self.local else 1.0,
+                              backoff=0.05 if self.local else 0.5)
         return self._gh
 
     @property

@@ -193,12 +193,12 @@ def run(cfg, clock, action, dry_run: bool = False, out=None, token: str | None =
 
     from .context import Output
 
-    # Pacing protects GitHub; a stand-in on loopback needs none (demo and tests).
-    pace = 0.0 if urlparse(cfg.github.api_url).hostname in ("127.0.0.1", "localhost", "::1") else 1.0
+    local = urlparse(cfg.github.api_url).hostname in ("127.0.0.1", "localhost", "::1")
     lock = nullcontext() if dry_run else statefile.Lock(cfg.state_file)
     with lock:
         state = statefile.load(cfg.state_file, clock(), readonly=dry_run)
-        ctx = Context(cfg=cfg, clock=clock, state=state, dry_run=dry_run, token=token, pace=pace,
+        ctx = Context(cfg=cfg, clock=clock, state=state, dry_run=dry_run, token=token,
+                      local=local,
                       out=out or Output())
 
         def on_sigterm(_signum, _frame) -> None:
