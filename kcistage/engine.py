@@ -45,16 +45,22 @@ def note_observation(ctx: Context, target: dict) -> None:
     ctx.state["changed_since"] = format_time(mark) if mark else None
 
 
-def tick(ctx: Context) -> int:
-    """One poll → decide → (deploy) cycle; returns the exit status."""
+def _look(ctx: Context):
+    """Recover a dead run's deployment, poll, and record what was seen."""
     if not ctx.dry_run and recover(ctx):
         ctx.save()
     obs = _observe(ctx)
     note_observation(ctx, obs.target)
     _tell_exclusions(ctx, obs)
-    decision = rules.decide(facts(ctx.state, ctx.clock(), obs.target), ctx.cfg.schedule)
     for action in obs.actions:
         ctx.out.detail(action)
+    return obs
+
+
+def tick(ctx: Context) -> int:
+    """One poll → decide → (deploy) cycle; returns the exit status."""
+    obs = _look(ctx)
+    decision = rules.decide(facts(ctx.state, ctx.clock(), obs.target), ctx.cfg.schedule)
     if ctx.dry_run:
         print_dry_run(ctx, decision)
         return 0
@@ -67,11 +73,7 @@ def tick(ctx: Context) -> int:
 
 def deploy_now(ctx: Context, full: bool) -> int:
     """`kcistage deploy [--full]`: a manual cycle now through the same engine."""
-    if not ctx.dry_run and recover(ctx):
-        ctx.save()
-    obs = _observe(ctx)
-    note_observation(ctx, obs.target)
-    _tell_exclusions(ctx, obs)
+    obs = _look(ctx)
     decision = rules.decide_manual(facts(ctx.state, ctx.clock(), obs.target), full)
     if ctx.dry_run:
         print_dry_run(ctx, decision)
@@ -135,12 +137,7 @@ def after_deployment(ctx: Context, record: dict) -> None:
         if search.get("final"):
             ctx.state["bisect"] = None
             return
-        search = culprit.advance(search, result == "success")
-        if search.get("culprit"):
-            _blame(ctx, search["culprit"], search.get("failed_id", record["id"]))
-            ctx.state["bisect"] = {"final": True, "culprit": search["culprit"]}
-        else:
-            ctx.state["bisect"] = search
+        _continue_search(ctx, culprit.advance(search, result == "success"))
         return
     if result != "failed":
         return
@@ -151,12 +148,18 @@ def after_deployment(ctx: Context, record: dict) -> None:
                      "deployment: no PR blamed")
         return
     search["failed_id"] = record["id"]
-    if search.get("culprit"):
-        _blame(ctx, search["culprit"], record["id"])
-        ctx.state["bisect"] = {"final": True, "culprit": search["culprit"]}
-    else:
+    if not search.get("culprit"):
         ctx.out.line(f"deployment {record['id']} failed: searching the culprit among "
                      f"{len(search['suspects'])} suspects")
+    _continue_search(ctx, search)
+
+
+def _continue_search(ctx: Context, search: dict) -> None:
+    """Keep searching, or blame the culprit found and queue the deployment without it."""
+    if search.get("culprit"):
+        _blame(ctx, search["culprit"], search["failed_id"])
+        ctx.state["bisect"] = {"final": True, "culprit": search["culprit"]}
+    else:
         ctx.state["bisect"] = search
 
 
