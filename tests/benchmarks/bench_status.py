@@ -15,6 +15,8 @@ from pathlib import Path
 
 from kcistage import state as state_mod
 from kcistage import status
+from kcistage.config import load_config
+from kcistage.report import status_document
 
 NOW = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
 REPOS = ("kernelci-core", "kernelci-api", "kernelci-pipeline")
@@ -51,17 +53,21 @@ def build_state(count: int) -> dict:
     return state
 
 
-def document(state: dict) -> dict:
-    """A stand-in for the engine's status document (the projection the lead builds)."""
-    last = []
-    for d in reversed(state["deployments"][-20:]):
-        last.append({k: d[k] for k in ("id", "cycle", "trigger", "result", "started", "finished")}
-                    | {"prs": [f"{r}#{n}@{s}" for r, t in d["target"].items() for n, s in t["prs"]],
-                       "steps": [{k: s[k] for k in ("name", "result", "seconds")} for s in d["steps"]]})
-    prs = [{k: p[k] for k in ("repo", "number", "author", "sha", "state", "reason", "title")}
-           for p in state["prs"].values()]
-    return {"running": None, "next": {"action": "none", "at": None, "reason": "unchanged"},
-            "last": last, "prs": prs, "generated": NOW.isoformat()}
+CONFIG = """github: {api_url: "http://127.0.0.1:9"}
+state_file: state.json
+workdir: work
+repos:
+  - {name: kernelci-core, github: kernelci/kernelci-core}
+  - {name: kernelci-api, github: kernelci/kernelci-api}
+  - {name: kernelci-pipeline, github: kernelci/kernelci-pipeline}
+steps:
+  - {name: api, run: ["true"]}
+"""
+
+
+def document(state: dict, cfg_path: Path) -> dict:
+    """The real status document (report.status_document) of the state."""
+    return status_document(load_config(cfg_path), state, NOW)
 
 
 def child_cpu(argv: list[str]) -> float:
@@ -76,6 +82,8 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "state.json"
+        cfg_path = Path(tmp) / "config.yaml"
+        cfg_path.write_text(CONFIG)
         state_mod.save(path, build_state(count), 500)
         size = path.stat().st_size
         rounds = 20
@@ -84,7 +92,7 @@ def main() -> None:
             loaded = state_mod.load(path, NOW)
         t1 = time.process_time()
         for _ in range(rounds):
-            doc = document(loaded)
+            doc = document(loaded, cfg_path)
         t2 = time.process_time()
         for _ in range(rounds):
             status.render_plain(doc)
@@ -96,16 +104,21 @@ def main() -> None:
                 "s = state.load(sys.argv[1], datetime.now(timezone.utc)); "
                 "print(len(s['deployments']))")
         runs = [child_cpu([sys.executable, "-c", code, str(path)]) for _ in range(5)]
+        cli = [sys.executable, "-m", "kcistage.cli", "--config", str(cfg_path), "status"]
+        cli_runs = [child_cpu(cli) for _ in range(5)]
+        json_runs = [child_cpu(cli + ["--json"]) for _ in range(5)]
         rich_runs = [child_cpu([sys.executable, "-c", "import rich.table, rich.panel, rich.console"])
                      for _ in range(5)]
     ms = lambda seconds: f"{seconds * 1000:.2f} ms"  # noqa: E731
     print(f"state file: {count} deployments, {size / 1024:.0f} KiB")
     print(f"load:                       {ms((t1 - t0) / rounds)} per call")
-    print(f"document (bench stand-in):  {ms((t2 - t1) / rounds)} per call")
+    print(f"status document:            {ms((t2 - t1) / rounds)} per call")
     print(f"render_plain + render_json: {ms((t3 - t2) / rounds)} per call")
     print(f"load + render total:        {ms((t1 - t0 + t3 - t2) / rounds)}")
     print(f"fresh process (python start + import state, status + load): "
           f"min {ms(min(runs))}, max {ms(max(runs))} CPU")
+    print(f"whole `kcistage status` (plain):  min {ms(min(cli_runs))}, max {ms(max(cli_runs))} CPU")
+    print(f"whole `kcistage status --json`:   min {ms(min(json_runs))}, max {ms(max(json_runs))} CPU")
     print(f"fresh process importing rich (only the terminal view pays this): "
           f"min {ms(min(rich_runs))}, max {ms(max(rich_runs))} CPU")
 
