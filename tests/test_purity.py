@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "kcistage"
-PURE = ["errors", "settings", "model", "rules", "culprit", "commands", "trust", "paths"]
+PURE = ["errors", "settings", "model", "rules", "culprit", "commands", "trust", "paths",
+        "history", "messages"]
 ALLOWED = {
     "dataclasses", "datetime", "typing", "re", "math", "enum", "functools", "itertools",
     "collections", "__future__", "pathspec",
