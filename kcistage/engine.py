@@ -57,10 +57,22 @@ def _look(ctx: Context):
     return obs
 
 
+def _live_run(ctx: Context) -> rules.Running | None:
+    """In a dry run (no lock), the deployment another live kcistage is running, if any."""
+    last = ctx.state["deployments"][-1] if ctx.state["deployments"] else None
+    if not ctx.dry_run or last is None or last["result"] != "running":
+        return None
+    if not statefile.pid_alive(int(last.get("pid") or 0)):
+        return None
+    return rules.Running(cycle=last["cycle"], restarts=last["restarts"], target=last["target"],
+                         trigger=last["trigger"])
+
+
 def tick(ctx: Context) -> int:
     """One poll → decide → (deploy) cycle; returns the exit status."""
     obs = _look(ctx)
-    decision = rules.decide(facts(ctx.state, ctx.clock(), obs.target), ctx.cfg.schedule)
+    decision = rules.decide(facts(ctx.state, ctx.clock(), obs.target, _live_run(ctx)),
+                            ctx.cfg.schedule)
     if ctx.dry_run:
         print_dry_run(ctx, decision)
         return 0
