@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any, Callable
 
 from . import state as statefile
-from .errors import ServiceError
 from .settings import Config, Repo
 
 
@@ -84,13 +83,3 @@ class Context:
         if self.token:
             env = {k: v for k, v in env.items() if v != self.token}
         return env
-
-
-def safe_notify(ctx: Context, action: Callable[[], Any], what: str) -> None:
-    """Run a GitHub write; an outage there must not lose the deployment record."""
-    if ctx.dry_run:
-        return
-    try:
-        action()
-    except ServiceError as exc:
-        ctx.out.detail(f"could not {what}: {exc}")

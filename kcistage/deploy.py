@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from . import messages, rules
-from .context import Context, safe_notify
+from .context import Context
+from .notify import note_pr, statuses
 from .errors import KcistageError, ServiceError
-from .history import last_success
+from .history import facts, last_success
 from .model import Target, format_time, target_prs
-from .observe import observe, pr_key
+from .observe import look, pr_key
 from .paths import plan_steps
 from .steps import boot_id, run_step
 
@@ -48,7 +49,8 @@ def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target) -> di
             break
         record["restarts"] += 1
         target = ctx.state["observed"]["target"]
-        _close_dropped(ctx, record, target)
+        # heads the new target drops will not be deployed: end their pending status
+        statuses(ctx, dict(record, target=_new_heads(record["target"], target)), "interrupted")
         ctx.out.line(f"deployment {record['id']}: target changed, restarting from the first step "
                      f"(restart {record['restarts']})")
     record["result"] = outcome
@@ -59,8 +61,16 @@ def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target) -> di
     return record
 
 
+def _new_heads(target: Target, previous: Target) -> Target:
+    """The PR heads of `target` that `previous` did not hold."""
+    old = {(name, n, sha) for name, e in previous.items() for n, sha in e["prs"]}
+    return {name: {"base": e["base"], "prs": [p for p in e["prs"] if (name, p[0], p[1]) not in old]}
+            for name, e in target.items()}
+
+
 def _attempt(ctx: Context, record: dict, target: Target) -> str:
     """One pass: branches then steps. Returns success, failed, interrupted or restart."""
+    previous = record["target"] if record["restarts"] else {}
     record["steps"] = []
     try:
         built = _build(ctx, record, target)
@@ -68,7 +78,7 @@ def _attempt(ctx: Context, record: dict, target: Target) -> str:
         ctx.out.line(f"deployment {record['id']}: {exc}")
         record["error"] = str(exc)
         return "interrupted"
-    _notify_start(ctx, record)
+    statuses(ctx, dict(record, target=_new_heads(record["target"], previous)), "running")
     good = last_success(ctx.state["deployments"])
     changed = None
     if good is not None and good.get("heads"):
@@ -149,52 +159,11 @@ def _exclude(ctx: Context, repo: str, number: int, sha: str, reason: str, base: 
     note_pr(ctx, pr, sha, messages.exclusion_note(words, deploy_id))
 
 
-def note_pr(ctx: Context, pr: dict, sha: str, note: str) -> None:
-    """Append a note to the PR's per-SHA comment, creating or editing it."""
-    if ctx.dry_run:
-        return
-    notes = pr.setdefault("notes", {})
-    notes = {k: v for k, v in notes.items() if k == sha or k == pr.get("sha")}
-    notes[sha] = messages.add_note(notes.get(sha, []), note)
-    pr["notes"] = notes
-    comments = pr.setdefault("comments", {})
-    repo = ctx.cfg.repo(pr["repo"])
-
-    def upsert() -> None:
-        comments[sha] = ctx.gh.upsert_pr_comment(repo, pr["number"], sha,
-                                                 messages.pr_comment(sha, notes[sha]),
-                                                 comments.get(sha))
-
-    safe_notify(ctx, upsert, f"comment on {pr['repo']}#{pr['number']}")
-
-
-def _notify_start(ctx: Context, record: dict) -> None:
-    """Pending commit statuses on every PR of the deployment."""
-    _statuses(ctx, record, "running")
-
-
-def _statuses(ctx: Context, record: dict, result: str) -> None:
-    description = messages.status_description(record["cycle"], record["id"], result)
-    state = messages.status_state(result)
-    for name, entry in record["target"].items():
-        repo = ctx.cfg.repo(name)
-        for _number, sha in entry["prs"]:
-            safe_notify(ctx, lambda: ctx.gh.set_status(repo, sha, state, description),
-                        f"set status on {sha[:7]}")
-
-
-def _close_dropped(ctx: Context, record: dict, new: Target) -> None:
-    """On a restart, end the pending status of heads the new target no longer holds."""
-    kept = {(name, n, sha) for name, entry in new.items() for n, sha in entry["prs"]}
-    dropped = {name: {"base": entry["base"],
-                      "prs": [p for p in entry["prs"] if (name, p[0], p[1]) not in kept]}
-               for name, entry in record["target"].items()}
-    _statuses(ctx, dict(record, target=dropped), "interrupted")
-
-
 def _notify_end(ctx: Context, record: dict) -> None:
     """Final statuses, per-SHA PR comments, and the operator's on_failure command."""
-    _statuses(ctx, record, record["result"])
+    if record.get("error"):
+        return  # nothing was deployed (a git remote was down): the PRs have nothing to hear
+    statuses(ctx, record, record["result"])
     note = messages.deployment_note(record["id"], record["cycle"], record["trigger"],
                                     record["result"], record.get("failed_step"))
     for name, entry in record["target"].items():
@@ -202,7 +171,6 @@ def _notify_end(ctx: Context, record: dict) -> None:
             pr = ctx.state["prs"].get(pr_key(name, number))
             if pr is not None:
                 note_pr(ctx, pr, sha, note)
-    ctx.save()
     if record["result"] == "failed" and ctx.cfg.notify.on_failure and not ctx.dry_run:
         _run_on_failure(ctx, record)
 
@@ -268,18 +236,15 @@ class _Watch:
             return None
         self.last = time.monotonic()
         try:
-            obs = observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock())
+            obs = look(ctx)
         except KcistageError as exc:
             ctx.out.detail(f"watch: {exc}")
             return None
-        ctx.state["observed"] = {"at": format_time(ctx.clock()), "target": obs.target}
         running = rules.Running(cycle="partial", restarts=record["restarts"],
-                                target=record["target"])
-        facts = rules.Facts(now=ctx.clock(), target=obs.target, deployed=None, deployed_ok=True,
-                            last_finished=None, last_full_started=None, changed_since=None,
-                            running=running)
+                                target=record["target"], trigger=record["trigger"])
         ctx.save()
-        if rules.decide(facts, ctx.cfg.schedule).action == "restart":
+        if rules.decide(facts(ctx.state, ctx.clock(), obs.target, running),
+                        ctx.cfg.schedule).action == "restart":
             self.restart = True
             return RESTART
         return None

@@ -7,11 +7,11 @@ from datetime import datetime
 from . import culprit, messages, rules
 from . import state as statefile
 from .context import Context
-from .deploy import note_pr, run_deployment
+from .deploy import run_deployment
+from .notify import note_pr
 from .history import facts, last_success
-from .errors import RateLimited
 from .model import format_time, parse_time, target_prs
-from .observe import observe, pr_key
+from .observe import look, note_observation, pr_key
 from .steps import boot_id, stop_orphan
 
 
@@ -36,25 +36,24 @@ def recover(ctx: Context) -> bool:
     return changed
 
 
-def note_observation(ctx: Context, target: dict) -> None:
-    """Record what this poll saw and keep C (the first change) up to date."""
-    now = ctx.clock()
-    ctx.state["observed"] = {"at": format_time(now), "target": target}
-    f = facts(ctx.state, now, target)
-    mark = rules.change_mark(f.changed_since, target, f.deployed, now)
-    ctx.state["changed_since"] = format_time(mark) if mark else None
-
-
 def _look(ctx: Context):
     """Recover a dead run's deployment, poll, and record what was seen."""
     if not ctx.dry_run and recover(ctx):
         ctx.save()
-    obs = _observe(ctx)
-    note_observation(ctx, obs.target)
-    _tell_exclusions(ctx, obs)
+    _forget_stale_search(ctx)
+    obs = look(ctx)
     for action in obs.actions:
         ctx.out.detail(action)
     return obs
+
+
+def _forget_stale_search(ctx: Context) -> None:
+    """A culprit search over a repo no longer configured cannot go on."""
+    search = ctx.state.get("bisect") or {}
+    names = {repo.name for repo in ctx.cfg.repos}
+    if set(search.get("failed", {})) - names:
+        ctx.out.line("culprit search dropped: it names a repo no longer in the configuration")
+        ctx.state["bisect"] = None
 
 
 def _live_run(ctx: Context) -> rules.Running | None:
@@ -91,29 +90,6 @@ def deploy_now(ctx: Context, full: bool) -> int:
         print_dry_run(ctx, decision)
         return 0
     return _deploy(ctx, decision, prefix="deploy")
-
-
-def _observe(ctx: Context):
-    """Poll; a rate limit is remembered beside the state file so the next runs do not poll."""
-    backoff = statefile.read_backoff(ctx.cfg.state_file)
-    if backoff and backoff > ctx.clock():
-        raise RateLimited(f"rate-limited by GitHub until {format_time(backoff)}; not polling",
-                          backoff)
-    try:
-        obs = observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock(), ctx.dry_run)
-    except RateLimited as exc:
-        if exc.reset_at is not None and not ctx.dry_run:
-            statefile.write_backoff(ctx.cfg.state_file, exc.reset_at)
-        raise
-    return obs
-
-
-def _tell_exclusions(ctx: Context, obs) -> None:
-    """Say on the PR when this look excluded it (e.g. a push dropped its approval)."""
-    for key, sha, reason in obs.exclusions:
-        pr = ctx.state["prs"].get(key)
-        if pr is not None:
-            note_pr(ctx, pr, sha, messages.exclusion_note(reason))
 
 
 def _deploy(ctx: Context, decision: rules.Decision, prefix: str) -> int:

@@ -6,8 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
-from . import commands, trust
+from . import commands, rules, trust
+from . import state as statefile
+from .context import Context
+from .errors import RateLimited, ServiceError
+from .history import facts
 from .model import Comment, PullRequest, Target, format_time, parse_time
+from .notify import tell_exclusions
 from .settings import Config, Repo
 
 
@@ -36,16 +41,49 @@ def pr_key(repo: str, number: int) -> str:
 
 
 def observe(cfg: Config, state: dict, gh: GitHubPort, remote_head: Callable[[Repo], str],
-            now: datetime, dry_run: bool = False) -> Observation:
-    """Poll, update state["prs"], act on comment commands, and return the eligible target."""
+            now: datetime, dry_run: bool = False,
+            on_handled: Callable[[], None] | None = None) -> Observation:
+    """Poll, update state["prs"], act on comment commands, and return the eligible target.
+
+    on_handled() runs once comments were answered, so that a later failure in the same look
+    cannot make the next run answer them again."""
     poll = gh.poll(cfg.repos)
     bases = {repo.name: remote_head(repo) for repo in cfg.repos}
     _update_prs(state, poll.prs, now)
     obs = Observation(target={}, requests=poll.requests)
     for comment in poll.comments:
         _handle_comment(cfg, state, gh, comment, now, dry_run, obs)
+    if poll.comments and on_handled is not None:
+        on_handled()
     obs.target = compute_target(cfg, state, gh, bases, obs)
     return obs
+
+
+def look(ctx: Context) -> Observation:
+    """observe() for a run: honours a recorded rate limit, records C, tells new exclusions."""
+    backoff = statefile.read_backoff(ctx.cfg.state_file)
+    if backoff and backoff > ctx.clock():
+        raise RateLimited(f"rate-limited by GitHub until {format_time(backoff)}; not polling",
+                          backoff)
+    try:
+        obs = observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock(), ctx.dry_run,
+                      on_handled=ctx.save)
+    except RateLimited as exc:
+        if exc.reset_at is not None and not ctx.dry_run:
+            statefile.write_backoff(ctx.cfg.state_file, exc.reset_at)
+        raise
+    note_observation(ctx, obs.target)
+    tell_exclusions(ctx, obs.exclusions)
+    return obs
+
+
+def note_observation(ctx: Context, target: Target) -> None:
+    """Record what this poll saw and keep C (the first change) up to date."""
+    now = ctx.clock()
+    ctx.state["observed"] = {"at": format_time(now), "target": target}
+    f = facts(ctx.state, now, target)
+    mark = rules.change_mark(f.changed_since, target, f.deployed, now)
+    ctx.state["changed_since"] = format_time(mark) if mark else None
 
 
 def _update_prs(state: dict, prs_by_repo: dict[str, list[PullRequest]], now: datetime) -> None:
@@ -109,10 +147,13 @@ def _handle_comment(cfg: Config, state: dict, gh: GitHubPort, comment: Comment, 
         obs.actions.append(f"{comment.repo}#{comment.number}: command by {comment.author} refused")
     if dry_run:
         return
-    if accepted:
-        gh.react(repo, comment.id, "eyes")
-    if replies:
-        gh.reply(repo, comment.number, "\n\n".join(dict.fromkeys(replies)))
+    try:
+        if accepted:
+            gh.react(repo, comment.id, "eyes")
+        if replies:
+            gh.reply(repo, comment.number, "\n\n".join(dict.fromkeys(replies)))
+    except ServiceError as exc:  # the command itself is recorded; only the answer is lost
+        obs.actions.append(f"{comment.repo}#{comment.number}: could not answer: {exc}")
 
 
 def compute_target(cfg: Config, state: dict, gh: GitHubPort, bases: dict[str, str],
@@ -126,7 +167,9 @@ def compute_target(cfg: Config, state: dict, gh: GitHubPort, bases: dict[str, st
             continue
         repo = cfg.repo(record["repo"])
         pr = PullRequest.from_json(record)
-        role = author_role(cfg, gh, repo, pr.author)
+        skip = cfg.trust.skip_label.lower()
+        cheap_out = pr.base != repo.base or pr.draft or any(l.lower() == skip for l in pr.labels)
+        role = None if cheap_out else author_role(cfg, gh, repo, pr.author)
         verdict = trust.eligibility(pr, repo, cfg.trust, role, record.get("approval"),
                                     record.get("excluded"), base_sha=bases[repo.name],
                                     bot=cfg.github.bot)
