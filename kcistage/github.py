@@ -26,6 +26,7 @@ from .settings import GitHubSettings, Repo
 
 MARKER = "<!-- kcistage"  # hidden in every comment the tool writes; such comments are never commands
 SEEN_MAX = 2000  # comment ids remembered (only recent ones can come back through `since`)
+EDIT_LAG = timedelta(minutes=10)  # how late GitHub may list a new comment; older ones are edits
 PER_PAGE = 100
 MAX_PAGES = 50
 ROLES = ("admin", "maintain", "write", "triage", "read")
@@ -157,6 +158,8 @@ class GitHub:
             if latest > parse_time(mark["since"]):
                 # `since` is inclusive: the newest comment comes back, as a known id.
                 mark = {**mark, "since": _gh_time(latest)}
+        # An edit brings an old comment back; one created well before what we asked for is old.
+        mark = {**mark, "asked": marks.get(repo.github, mark)["since"]}
         marks[repo.github] = mark
         if first:
             self._remember(work, [item["id"] for item in items])
@@ -166,7 +169,10 @@ class GitHub:
     def _new_comments(self, repo: Repo, work: dict, items: list[dict[str, Any]],
                       open_prs: set[int]) -> list[Comment]:
         seen = set(work.get("seen", []))
-        start = parse_time(work["comments"][repo.github]["start"])
+        mark = work["comments"][repo.github]
+        start = parse_time(mark["start"])
+        if mark.get("asked"):
+            start = max(start, parse_time(mark["asked"]) - EDIT_LAG)
         bot = self.settings.bot.lower()
         fresh: list[Comment] = []
         for item in items:

@@ -147,6 +147,22 @@ def test_comments_returned_once_never_replayed_and_filtered(hub, clock):
     assert gh.poll([API]).comments == []
 
 
+def test_an_edit_long_after_is_ignored_even_once_its_id_is_forgotten(hub, clock):
+    cache: dict = {}
+    gh = client(hub, clock, cache)
+    gh.poll([API])
+    clock.tick(10)
+    cid = hub.add_comment("kernelci/r0", 1, "nuclearcat", "@kcibot deploy")
+    assert [c.id for c in gh.poll([API]).comments] == [cid]
+    clock.tick(3600)
+    newer = hub.add_comment("kernelci/r0", 2, "a-wai", "thanks")
+    assert [c.id for c in gh.poll([API]).comments] == [newer]
+    cache["seen"] = [i for i in cache["seen"] if i != cid]  # pushed out by 2000 newer ids
+    clock.tick(60)
+    hub.edit_comment("kernelci/r0", cid, "@kcibot trigger")
+    assert gh.poll([API]).comments == []
+
+
 def test_a_failed_poll_leaves_the_cache_unchanged_and_replays_later(hub, clock):
     cache: dict = {}
     gh = client(hub, clock, cache)
