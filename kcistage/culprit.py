@@ -1,14 +1,16 @@
 """Culprit search of SPEC section 8 as pure functions over plain, JSON-able dicts.
 
 Suspects are the PR commits (repo, number, sha) of the failed target that were not in the last
-successful deployment, in merge order. With n suspects, k = n is known to fail; a binary search
-over k in [1, n] deploys "failed target minus all suspects, plus the first k suspects" and finds
-the smallest failing k in at most ceil(log2 n) deployments. The search state is a plain dict
-(stored as is in the JSON state file):
+successful deployment, in merge order. With n suspects, k = n is taken to fail; a binary search
+over k in [1, n] deploys "last good + the first k suspects" (k = 0 is the last good itself) and
+finds the smallest failing k in at most ceil(log2 n) deployments. A culprit whose own candidate
+was seen failing is *confirmed*; one found without that (a single suspect, or k = n never
+deployed by the search) is only presumed, and the engine lifts the blame when staging still
+fails without it (the failure then came with the base or a full-cycle-only step). The state is
+a plain dict (stored as is in the JSON state file):
 
-    {"failed": <target>, "suspects": [[repo, number, sha], ...], "lo": 1, "hi": n,
-     "culprit": None | [repo, number, sha], "tried": [[k, ok], ...]}
-"""
+    {"failed": <target>, "good": <target> | None, "suspects": [[repo, number, sha], ...],
+     "lo": 1, "hi": n, "culprit": None | [repo, number, sha], "tried": [[k, ok], ...]}"""
 
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ def start(failed: Target, good: Target | None) -> dict[str, Any] | None:
     if not found:
         return None
     search: dict[str, Any] = {
-        "failed": failed, "suspects": found, "lo": 1, "hi": len(found),
+        "failed": failed, "good": good, "suspects": found, "lo": 1, "hi": len(found),
         "culprit": None, "tried": [],
     }
     if len(found) == 1:
@@ -56,19 +58,36 @@ def _mid(search: dict[str, Any]) -> int:
 
 
 def candidate(search: dict[str, Any]) -> Target:
-    """The next target to try: the failed target minus all suspects plus the first mid of them."""
+    """The next target to try: the last good target plus the first mid suspects.
+
+    Without a last good deployment, the failed target minus the suspects stands in for it."""
     if search.get("culprit") is not None:
         raise ValueError("culprit search: already finished, no candidate left")
     listed = search["suspects"]
-    kept = {_key(*s) for s in listed[: _mid(search)]}
-    dropped = {_key(*s) for s in listed} - kept
-    return {
-        repo: {
-            "base": part["base"],
-            "prs": [[n, sha] for n, sha in part["prs"] if _key(repo, n, sha) not in dropped],
-        }
-        for repo, part in search["failed"].items()
-    }
+    added = listed[: _mid(search)]
+    suspected = {_key(*s) for s in listed}
+    good = search.get("good")
+    out: Target = {}
+    for repo, part in search["failed"].items():
+        if good is not None and repo in good:
+            base, prs = good[repo]["base"], [list(p) for p in good[repo]["prs"]]
+        else:
+            base = part["base"]
+            prs = [[n, sha] for n, sha in part["prs"] if _key(repo, n, sha) not in suspected]
+        numbers = {int(r[1]) for r in added if r[0] == repo}
+        prs = [p for p in prs if int(p[0]) not in numbers]
+        prs += [[int(r[1]), r[2]] for r in added if r[0] == repo]
+        out[repo] = {"base": base, "prs": sorted(prs)}
+    return out
+
+
+def confirmed(search: dict[str, Any]) -> bool:
+    """Whether the culprit's own candidate was deployed and failed during the search."""
+    culprit = search.get("culprit")
+    if culprit is None:
+        return False
+    k = [_key(*s) for s in search["suspects"]].index(_key(*culprit)) + 1
+    return any(int(t) == k and not ok for t, ok in search.get("tried", []))
 
 
 def advance(search: dict[str, Any], ok: bool) -> dict[str, Any]:

@@ -124,6 +124,8 @@ def after_deployment(ctx: Context, record: dict) -> None:
     if record["trigger"] == "bisect" and search:
         if search.get("final"):
             ctx.state["bisect"] = None
+            if result == "failed" and not search.get("confirmed"):
+                _absolve(ctx, search["culprit"], record["id"])
             return
         _continue_search(ctx, culprit.advance(search, result == "success"))
         return
@@ -146,7 +148,8 @@ def _continue_search(ctx: Context, search: dict) -> None:
     """Keep searching, or blame the culprit found and queue the deployment without it."""
     if search.get("culprit"):
         _blame(ctx, search["culprit"], search["failed_id"])
-        ctx.state["bisect"] = {"final": True, "culprit": search["culprit"]}
+        ctx.state["bisect"] = {"final": True, "culprit": search["culprit"],
+                               "confirmed": culprit.confirmed(search)}
     else:
         ctx.state["bisect"] = search
 
@@ -162,6 +165,19 @@ def _blame(ctx: Context, suspect: list, failed_id: int) -> None:
     pr["excluded"] = {"sha": sha, "reason": reason}
     pr["state"], pr["reason"] = "excluded", reason
     note_pr(ctx, pr, sha, messages.exclusion_note(reason))
+
+
+def _absolve(ctx: Context, suspect: list, deploy_id: int) -> None:
+    """Staging failed without a presumed culprit too: lift its exclusion, blame no PR."""
+    repo, number, sha = suspect
+    ctx.out.line(f"deployment {deploy_id} failed without {repo}#{number} too: exclusion lifted, "
+                 "no PR blamed")
+    pr = ctx.state["prs"].get(pr_key(repo, number))
+    if pr is None or (pr.get("excluded") or {}).get("sha") != sha:
+        return
+    pr["excluded"] = None
+    note_pr(ctx, pr, sha, f"Exclusion lifted: deployment {deploy_id} failed without this PR "
+                          "too, so it is not blamed")
 
 
 def print_dry_run(ctx: Context, decision: rules.Decision) -> None:

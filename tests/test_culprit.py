@@ -75,14 +75,34 @@ def test_walkthrough_four_suspects_and_json_round_trip():
     assert culprit.without(failed, "pipeline", 6) == target([1, 2, 3, 4], [5, 7])
 
 
-def test_candidate_keeps_non_suspects_and_failed_bases():
+def test_candidate_is_last_good_plus_a_prefix_of_the_suspects():
     failed = target([1, 2, 3], [5, 8])
     failed["api"]["base"] = "c" * 40  # the base moved since the good deployment
     search = culprit.start(failed, GOOD)  # suspects: api 3, pipeline 8
     cand = culprit.candidate(search)
-    assert cand["api"] == {"base": "c" * 40, "prs": [[1, sha(1)], [2, sha(2)], [3, sha(3)]]}
+    # the last good's base: a base change is not a suspect and stays out of the candidates
+    assert cand["api"] == {"base": "a" * 40, "prs": [[1, sha(1)], [2, sha(2)], [3, sha(3)]]}
     assert cand["pipeline"] == {"base": "b" * 40, "prs": [[5, sha(5)]]}
     assert culprit.advance(search, ok=True)["culprit"] == ["pipeline", 8, sha(8)]
+
+
+def test_a_new_push_replaces_the_good_head_in_candidates():
+    failed = {"api": {"base": "a" * 40, "prs": [[1, sha(11)], [2, sha(2)]]}, "pipeline": GOOD["pipeline"]}
+    search = culprit.start(failed, GOOD)  # api#1 pushed again: sha(11) is the suspect
+    assert search["suspects"] == [["api", 1, sha(11)]]
+    search = dict(search, culprit=None, lo=1, hi=1, suspects=[["api", 1, sha(11)], ["api", 3, sha(3)]])
+    assert culprit.candidate(search)["api"]["prs"] == [[1, sha(11)], [2, sha(2)]]
+
+
+def test_confirmed_only_when_the_culprits_candidate_failed():
+    four = culprit.start(target([1, 2, 3, 4, 6, 7], []), GOOD)  # suspects 3, 4, 6, 7
+    assert not culprit.confirmed(four)
+    found = culprit.advance(culprit.advance(four, ok=False), ok=False)  # k=2 then k=1 fail
+    assert found["culprit"] == ["api", 3, sha(3)] and culprit.confirmed(found)
+    last = culprit.advance(culprit.advance(four, ok=True), ok=True)  # k=2, k=3 pass: k=4 untested
+    assert last["culprit"] == ["api", 7, sha(7)] and not culprit.confirmed(last)
+    single = culprit.start(target([1, 2, 3], [5]), GOOD)
+    assert single["culprit"] == ["api", 3, sha(3)] and not culprit.confirmed(single)
 
 
 def test_advance_does_not_mutate_and_refuses_when_done():

@@ -615,3 +615,25 @@ def test_base_failure_rule6_manual_deploy_and_on_failure(make_box, tmp_path: Pat
     full = box.state()["deployments"][-1]
     assert full["id"] == ok["id"] + 1 and full["cycle"] == "full" and ran(full) == ALL_STEPS
     assert len(notes.read_text().splitlines()) == 2  # no hook for successes
+
+
+def test_a_broken_base_with_new_prs_leaves_no_pr_blamed(box: Sandbox) -> None:
+    """Suspects arrive with a broken base: the search presumes one, then lifts the blame."""
+    base_deploy(box)
+    box.repos[API].commit("main", {"BREAKS_STAGING": "main is broken\n"}, "break main")
+    box.open_pr(PIPE, 41, "JenySadadia", {"src/a.py": "A = 1\n"})
+    box.open_pr(PIPE, 42, "JenySadadia", {"src/b.py": "B = 1\n"})
+    failed = tick_deploys(box)
+    assert failed["result"] == "failed"
+    results = []
+    for _ in range(3):  # ceil(log2 2) = 1 bisect candidate, then the final deployment
+        box.advance(1)
+        box.tick()
+        results.append(box.state()["deployments"][-1])
+    bisects = [d for d in results if d["trigger"] == "bisect"]
+    assert [d["result"] for d in bisects][:2] == ["success", "failed"]
+    assert box.state()["bisect"] is None
+    prs = box.state()["prs"]
+    assert all(not pr.get("excluded") for pr in prs.values()), prs
+    bodies = [c["body"] for c in box.hub.comments(f"kernelci/{PIPE}", 42)]
+    assert any("Exclusion lifted" in body for body in bodies)
