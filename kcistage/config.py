@@ -415,20 +415,24 @@ def load_config(path: Path) -> Config:
 
 
 def token(cfg: Config, environ: Mapping[str, str] | None = None) -> str:
-    """The GitHub token: `github.token_file` wins over `$<github.token_env>`; AuthError if none."""
+    """The GitHub token: `github.token_file` wins over `$<github.token_env>`; AuthError if none.
+
+    A token file that does not exist (a credential only the systemd unit gets) gives way to the
+    variable when that is set, so an operator can run kcistage by hand with the same config."""
     gh = cfg.github
-    if gh.token_file is not None:
+    env = os.environ if environ is None else environ
+    from_env = (env.get(gh.token_env) or "").strip()
+    if gh.token_file is not None and not (from_env and not gh.token_file.exists()):
         try:
             value = gh.token_file.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
-            raise AuthError(f"cannot read github.token_file {gh.token_file}: {reason}") from None
+            raise AuthError(f"cannot read github.token_file {gh.token_file}: {reason} "
+                            f"(or set ${gh.token_env})") from None
         if not value:
             raise AuthError(f"github.token_file {gh.token_file} is empty")
         return value
-    env = os.environ if environ is None else environ
-    value = (env.get(gh.token_env) or "").strip()
-    if not value:
+    if not from_env:
         raise AuthError(f"no GitHub token: set ${gh.token_env} or github.token_file in {cfg.path}")
-    return value
+    return from_env
 

@@ -415,12 +415,21 @@ def test_no_token(tmp_path: Path) -> None:
         f"no GitHub token: set $GITHUB_TOKEN or github.token_file in {cfg.path}")
 
 
-def test_unreadable_token_file_named(tmp_path: Path) -> None:
+def test_missing_token_file_named_unless_the_variable_is_set(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, edit(setter("github", "token_file", value="missing"))))
     with pytest.raises(AuthError) as info:
-        token(cfg, {"GITHUB_TOKEN": "ghp_env"})  # no silent fallback to the env
-    assert str(tmp_path / "missing") in str(info.value)
-    assert "ghp_env" not in str(info.value)
+        token(cfg, {})
+    assert str(tmp_path / "missing") in str(info.value) and "$GITHUB_TOKEN" in str(info.value)
+    # outside the systemd unit the credential file is absent: the variable stands in
+    assert token(cfg, {"GITHUB_TOKEN": "ghp_env"}) == "ghp_env"
+
+
+def test_unreadable_token_file_is_an_error_even_with_the_variable(tmp_path: Path) -> None:
+    (tmp_path / "token").mkdir()  # exists but cannot be read as a file
+    cfg = load_config(write(tmp_path, edit(setter("github", "token_file", value="token"))))
+    with pytest.raises(AuthError) as info:
+        token(cfg, {"GITHUB_TOKEN": "ghp_env"})
+    assert str(tmp_path / "token") in str(info.value) and "ghp_env" not in str(info.value)
 
 
 def test_empty_token_file(tmp_path: Path) -> None:
