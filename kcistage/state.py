@@ -23,6 +23,9 @@ _TYPES: dict[str, type] = {
 }
 
 
+_RECORD = ("id", "cycle", "trigger", "result", "started", "finished", "target", "steps")
+
+
 def empty() -> dict[str, Any]:
     """A fresh state: no deployments, nothing observed."""
     return {
@@ -50,6 +53,10 @@ def _problem(data: Any) -> str | None:
         # bool is an int subclass; a boolean id or version is still wrong
         if not isinstance(value, kind) or isinstance(value, bool):
             return f'"{key}" is not a JSON {kind.__name__.replace("dict", "object")}'
+    for i, record in enumerate(data.get("deployments") or []):
+        missing = [k for k in _RECORD if not isinstance(record, dict) or k not in record]
+        if missing:
+            return f'deployments[{i}] lacks "{missing[0]}"'
     return None
 
 

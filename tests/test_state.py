@@ -27,7 +27,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "state_v1.json"
 def deployment(n: int) -> dict:
     return {"id": n, "cycle": "partial", "trigger": "change", "result": "success",
             "started": "2024-05-01T10:00:00+00:00", "finished": "2024-05-01T10:05:00+00:00",
-            "steps": [{"name": "api", "result": "ok", "seconds": 1.5}]}
+            "target": {}, "steps": [{"name": "api", "result": "ok", "seconds": 1.5}]}
 
 
 def test_load_missing_is_empty(tmp_path: Path) -> None:
@@ -157,7 +157,9 @@ def test_corrupt_is_moved_aside(tmp_path: Path, content: bytes, line: int) -> No
 
 @pytest.mark.parametrize("content", [b"[1, 2]", b'{"next_id": 1}', b'{"version": "1"}',
                                      b'{"version": true}', b'{"version": 1, "deployments": {}}',
-                                     b'{"version": 1, "prs": []}'])
+                                     b'{"version": 1, "prs": []}',
+                                     b'{"version": 1, "deployments": [{"id": 1}]}',
+                                     b'{"version": 1, "deployments": [7]}'])
 def test_wrong_shape_is_moved_aside(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "state.json"
     path.write_bytes(content)
