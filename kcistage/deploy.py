@@ -17,6 +17,7 @@ from .model import Target, format_time, target_prs
 from .observe import look, pr_key
 from .paths import plan_steps
 from .steps import boot_id, run_step
+from .trust import exclusion_reason
 
 RESTART = "restart"
 
@@ -151,9 +152,10 @@ def _exclude(ctx: Context, repo: str, number: int, sha: str, reason: str, base: 
     pr = ctx.state["prs"].get(pr_key(repo, number))
     if pr is None:
         return
-    words = {"conflict": f"conflict with {ctx.cfg.repo(repo).base} at {base[:7]}"}.get(reason, reason)
+    excluded = {"sha": sha, "reason": reason, "base": base}
+    words = exclusion_reason(excluded, sha, ctx.cfg.repo(repo))
     if reason != "head moved":  # a moved head comes back on its own at the next tick
-        pr["excluded"] = {"sha": sha, "reason": words, "base": base}
+        pr["excluded"] = excluded
     pr["state"], pr["reason"] = "excluded", words
     ctx.out.line(f"{repo}#{number} left out of deployment {deploy_id}: {words}")
     note_pr(ctx, pr, sha, messages.exclusion_note(words, deploy_id))

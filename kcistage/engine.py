@@ -13,6 +13,7 @@ from .history import facts, last_success
 from .model import format_time, parse_time, target_prs
 from .observe import look, note_observation, pr_key
 from .steps import boot_id, stop_orphan
+from .trust import exclusion_reason
 
 
 def recover(ctx: Context) -> bool:
@@ -157,12 +158,12 @@ def _continue_search(ctx: Context, search: dict) -> None:
 def _blame(ctx: Context, suspect: list, failed_id: int) -> None:
     """Exclude the culprit at its SHA and tell its PR why."""
     repo, number, sha = suspect
-    reason = f"culprit of failed deployment {failed_id} at {sha[:7]}"
     ctx.out.line(f"{repo}#{number}@{sha[:12]} is the culprit of deployment {failed_id}: excluded")
     pr = ctx.state["prs"].get(pr_key(repo, number))
     if pr is None or pr.get("sha") != sha:
         return  # already pushed again: a new head is a new chance
-    pr["excluded"] = {"sha": sha, "reason": reason}
+    pr["excluded"] = {"sha": sha, "reason": "culprit", "deployment": failed_id}
+    reason = exclusion_reason(pr["excluded"], sha, ctx.cfg.repo(repo))
     pr["state"], pr["reason"] = "excluded", reason
     note_pr(ctx, pr, sha, messages.exclusion_note(reason))
 

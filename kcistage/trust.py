@@ -143,13 +143,13 @@ class Verdict:
     reason: str
 
 
-def _exclusion_reason(excluded: dict[str, Any], pr: PullRequest, repo: Repo) -> str:
-    """The status reason of an exclusion record (a full sentence is kept as written)."""
+def exclusion_reason(excluded: dict[str, Any], sha: str, repo: Repo) -> str:
+    """The words for an exclusion record at head `sha` (a full sentence is kept as written)."""
     reason = str(excluded.get("reason") or "excluded")
     if reason == "culprit":
         deployment = excluded.get("deployment")
         of = f" of deployment {deployment}" if deployment is not None else ""
-        return f"culprit{of} at {pr.sha[:7]}"
+        return f"culprit{of} at {sha[:7]}"
     if reason == "conflict":
         base = excluded.get("base")
         return f"conflict with {repo.base}" + (f" at {base[:7]}" if base else "")
@@ -176,7 +176,7 @@ def eligibility(pr: PullRequest, repo: Repo, trust: Trust, author_role: str | No
         # Without a known base (base_sha None) the conflict holds, so it cannot flap.
         if not _is_conflict(excluded) or base_sha is None \
                 or excluded.get("base") in (None, base_sha):
-            return Verdict(False, "excluded", _exclusion_reason(excluded, pr, repo))
+            return Verdict(False, "excluded", exclusion_reason(excluded, pr.sha, repo))
     if author_role is not None:
         return Verdict(True, "pending", f"trusted author {pr.author}")
     if approval:
