@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import signal
+import threading
+from contextlib import nullcontext
+from urllib.parse import urlparse
 
 from . import culprit, messages, rules
 from . import state as statefile
-from .context import Context
+from .context import Context, Output
 from .deploy import run_deployment
 from .notify import note_pr
 from .history import facts, last_success
@@ -194,13 +197,6 @@ def print_dry_run(ctx: Context, decision: rules.Decision) -> None:
 
 def run(cfg, clock, action, dry_run: bool = False, out=None, token: str | None = None) -> int:
     """Load the state (under the lock unless a dry run), run `action(ctx)` and return its status."""
-    import signal
-    import threading
-    from contextlib import nullcontext
-    from urllib.parse import urlparse
-
-    from .context import Output
-
     local = urlparse(cfg.github.api_url).hostname in ("127.0.0.1", "localhost", "::1")
     lock = nullcontext() if dry_run else statefile.Lock(cfg.state_file)
     with lock:
