@@ -5,19 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
 
 import pytest
 
-from kcistage.sandbox import Sandbox
+from kcistage.sandbox.sandbox import Sandbox
 
 
 def run_cli(config: Path, *args: str, now: datetime | None = None,
             env: Mapping[str, str] | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess:
-    """`python -m kcistage.cli --config CONFIG [--now NOW] ARGS...`, captured as text."""
-    argv = [sys.executable, "-m", "kcistage.cli", "--config", str(config)]
+    """`python -m kcistage.cli.main --config CONFIG [--now NOW] ARGS...`, captured as text."""
+    argv = [sys.executable, "-m", "kcistage", "--config", str(config)]
     if now is not None:
         argv += ["--now", now.isoformat()]
     full_env = {k: v for k, v in os.environ.items() if k not in ("KCISTAGE_CONFIG", "KCISTAGE_NOW")}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kcistage.config import load_config
-from kcistage.paths import plan_steps
-from kcistage.settings import Config
+from kcistage.core.settings import Config
+from kcistage.core.step_filter import plan_steps
+from kcistage.shell.config import load_config
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 SHARED = Path(__file__).resolve().parents[2] / "shared"

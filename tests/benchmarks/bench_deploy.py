@@ -9,9 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from kcistage.config import load_config
-from kcistage.paths import plan_steps
-from kcistage.sandbox import Sandbox
+from kcistage.core.step_filter import plan_steps
+from kcistage.sandbox.sandbox import Sandbox
+from kcistage.shell.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 PRS_PER_REPO = 20

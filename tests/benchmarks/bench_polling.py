@@ -6,11 +6,11 @@ Run: python tests/benchmarks/bench_polling.py
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from kcistage.fakehub import FakeGitHub
-from kcistage.github import GitHub
-from kcistage.settings import GitHubSettings, Repo
+from kcistage.core.settings import GitHubSettings, Repo
+from kcistage.sandbox.github_standin import FakeGitHub
+from kcistage.shell.github import GitHub
 
 REPOS = tuple(Repo(name=f"repo{i}", github=f"kernelci/repo{i}") for i in range(3))
 
@@ -19,7 +19,7 @@ class Clock:
     """A hand-moved clock shared by the stand-in and the client."""
 
     def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

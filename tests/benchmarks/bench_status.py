@@ -10,15 +10,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from kcistage import state as state_mod
-from kcistage import status
-from kcistage.config import load_config
-from kcistage.report import status_document
+from kcistage.app.status_document import status_document
+from kcistage.cli import views as status
+from kcistage.shell import statefile as state_mod
+from kcistage.shell.config import load_config
 
-NOW = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 REPOS = ("kernelci-core", "kernelci-api", "kernelci-pipeline")
 
 
@@ -100,11 +100,11 @@ def main() -> None:
         t3 = time.process_time()
         # a whole fresh process: interpreter start + imports + load + render (what the user waits for)
         code = ("import sys, time; from datetime import datetime, timezone; "
-                "from kcistage import state, status; "
+                "from kcistage.shell import statefile as state; from kcistage.cli import views as status; "
                 "s = state.load(sys.argv[1], datetime.now(timezone.utc)); "
                 "print(len(s['deployments']))")
         runs = [child_cpu([sys.executable, "-c", code, str(path)]) for _ in range(5)]
-        cli = [sys.executable, "-m", "kcistage.cli", "--config", str(cfg_path), "status"]
+        cli = [sys.executable, "-m", "kcistage", "--config", str(cfg_path), "status"]
         cli_runs = [child_cpu(cli) for _ in range(5)]
         json_runs = [child_cpu(cli + ["--json"]) for _ in range(5)]
         rich_runs = [child_cpu([sys.executable, "-c", "import rich.table, rich.panel, rich.console"])

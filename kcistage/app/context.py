@@ -1,0 +1,86 @@
+"""The run context shared by the engine's shell modules: config, clock, state, clients, output."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kcistage.core.settings import Config, Repo
+from kcistage.shell import statefile
+
+
+@dataclass
+class Output:
+    """Where progress goes: one summary line per tick always, details with -v."""
+
+    write: Callable[[str], None] = print
+    verbose: bool = False
+
+    def line(self, text: str) -> None:
+        """Always printed."""
+        self.write(text)
+
+    def detail(self, text: str) -> None:
+        """Printed with -v only."""
+        if self.verbose:
+            self.write(text)
+
+
+@dataclass
+class Context:
+    """Everything one run works with; GitHub and git clients are made on first use."""
+
+    cfg: Config
+    clock: Callable[[], datetime]
+    state: dict
+    out: Output = field(default_factory=Output)
+    dry_run: bool = False
+    token: str | None = None
+    local: bool = False  # GitHub is a stand-in on loopback: no write pacing, short retry backoff
+    stop_reason: str | None = None  # set by the SIGTERM handler
+    _gh: Any = None
+    _git: Any = None
+
+    @property
+    def gh(self) -> Any:
+        """The GitHub client (PyGithub is imported only here, on first use)."""
+        if self._gh is None:
+            from kcistage.shell.github import GitHub
+
+            if self.token is None:
+                from kcistage.shell.config import token
+
+                self.token = token(self.cfg)
+            self._gh = GitHub(self.cfg.github, self.token, self.state.setdefault("github", {}),
+                              self.clock, pace=0.0 if self.local else 1.0,
+                              backoff=0.05 if self.local else 0.5)
+        return self._gh
+
+    @property
+    def git(self) -> Any:
+        """The git layer working under workdir."""
+        if self._git is None:
+            from kcistage.shell.git import Git
+
+            self._git = Git(self.cfg.workdir, hide_env=(self.cfg.github.token_env,))
+        return self._git
+
+    def remote_head(self, repo: Repo) -> str:
+        """The base branch head of a repo."""
+        return self.git.remote_head(repo)
+
+    def save(self) -> None:
+        """Write the state file (never in a dry run)."""
+        if not self.dry_run:
+            statefile.save(self.cfg.state_file, self.state, self.cfg.history)
+
+    def step_env(self) -> dict[str, str]:
+        """The tool's environment minus anything holding the GitHub token."""
+        secret = {self.cfg.github.token_env, "GITHUB_TOKEN", "GH_TOKEN"}
+        env = {k: v for k, v in os.environ.items() if k not in secret}
+        if self.token:
+            env = {k: v for k, v in env.items() if v != self.token}
+        return env

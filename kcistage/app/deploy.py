@@ -1,0 +1,252 @@
+"""Run one deployment: build the staging branches, run the steps, restart on change, notify."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from kcistage.app.context import Context
+from kcistage.app.notify import note_pr, statuses
+from kcistage.app.observe import look, pr_key
+from kcistage.core import messages, rules
+from kcistage.core.history import facts, last_success
+from kcistage.core.model import Target, format_time, target_prs
+from kcistage.core.step_filter import plan_steps
+from kcistage.core.trust import exclusion_reason
+from kcistage.errors import KcistageError, ServiceError
+from kcistage.shell.steps import boot_id, run_step
+
+RESTART = "restart"
+
+
+def log_path(workdir: Path, deploy_id: int, step: str) -> Path:
+    """Where a step's output of a deployment is logged."""
+    return workdir / "logs" / str(deploy_id) / f"{step}.log"
+
+
+def env_name(repo: str) -> str:
+    """A repo name as it appears in KCISTAGE_REPO_<NAME>_DIR."""
+    return re.sub(r"[^A-Za-z0-9]", "_", repo).upper()
+
+
+def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target) -> dict:
+    """Deploy `target` as a new deployment record; returns the finished record."""
+    state = ctx.state
+    record: dict[str, Any] = {
+        "id": state["next_id"], "cycle": cycle, "trigger": trigger, "result": "running",
+        "started": format_time(ctx.clock()), "finished": None, "pid": os.getpid(), "step": None,
+        "restarts": 0, "target": target, "heads": {}, "left_out": [], "steps": [],
+    }
+    state["next_id"] += 1
+    state["deployments"].append(record)
+    ctx.save()
+    ctx.out.detail(f"deployment {record['id']}: {cycle} cycle ({trigger}) started")
+    while True:
+        outcome = _attempt(ctx, record, target)
+        if outcome != RESTART:
+            break
+        record["restarts"] += 1
+        target = ctx.state["observed"]["target"]
+        # heads the new target drops will not be deployed: end their pending status
+        statuses(ctx, dict(record, target=_new_heads(record["target"], target)), "interrupted")
+        ctx.out.line(f"deployment {record['id']}: target changed, restarting from the first step "
+                     f"(restart {record['restarts']})")
+    record["result"] = outcome
+    record["finished"] = format_time(ctx.clock())
+    record["step"] = None
+    ctx.save()
+    _notify_end(ctx, record)
+    return record
+
+
+def _new_heads(target: Target, previous: Target) -> Target:
+    """The PR heads of `target` that `previous` did not hold."""
+    old = {(name, n, sha) for name, e in previous.items() for n, sha in e["prs"]}
+    return {name: {"base": e["base"], "prs": [p for p in e["prs"] if (name, p[0], p[1]) not in old]}
+            for name, e in target.items()}
+
+
+def _attempt(ctx: Context, record: dict, target: Target) -> str:
+    """One pass: branches then steps. Returns success, failed, interrupted or restart."""
+    previous = record["target"] if record["restarts"] else {}
+    record["steps"] = []
+    try:
+        built = _build(ctx, record, target)
+    except ServiceError as exc:
+        ctx.out.line(f"deployment {record['id']}: {exc}")
+        record["error"] = str(exc)
+        return "interrupted"
+    statuses(ctx, dict(record, target=_new_heads(record["target"], previous)), "running")
+    good = last_success(ctx.state["deployments"])
+    changed = None
+    if good is not None and good.get("heads"):
+        changed = {}
+        for name, head in built.items():
+            files = ctx.git.changed_files(ctx.cfg.repo(name), good["heads"].get(name), head)
+            if files is None:
+                changed = None
+                break
+            changed[name] = files
+    env = _env(ctx, record)
+    check = _Watch(ctx, record)
+    for plan in plan_steps(ctx.cfg.steps, record["cycle"], changed):
+        if not plan.run:
+            record["steps"].append({"name": plan.name, "result": "skipped", "seconds": 0.0,
+                                    "reason": plan.reason})
+            continue
+        step = next(s for s in ctx.cfg.steps if s.name == plan.name)
+        record["step"] = step.name
+        ctx.save()
+        ctx.out.detail(f"deployment {record['id']}: step {step.name}: {plan.reason}")
+        run = run_step(step, _cwd(ctx, step.cwd), env,
+                       log_path(ctx.cfg.workdir, record["id"], step.name), check,
+                       on_start=lambda pid: _started(ctx, record, pid))
+        record.pop("step_group", None)
+        record["steps"].append({"name": step.name, "result": run.result,
+                                "seconds": round(run.seconds, 3), "reason": run.detail})
+        ctx.out.detail(f"deployment {record['id']}: step {step.name}: {run.result} "
+                       f"({run.seconds:.1f}s) {run.detail}")
+        if run.result == "interrupted":
+            return RESTART if ctx.stop_reason is None and check.restart else "interrupted"
+        if run.result != "ok":
+            record["failed_step"] = step.name
+            return "failed"
+    record["step"] = None
+    return "success"
+
+
+def _started(ctx: Context, record: dict, pgid: int) -> None:
+    """Remember the running step's process group, for the next run if this one is killed."""
+    record["step_group"] = {"pgid": pgid, "boot": boot_id()}
+    ctx.save()
+
+
+def _build(ctx: Context, record: dict, target: Target) -> dict[str, str]:
+    """Build every staging branch; records left-out PRs and the composition merged."""
+    merged: Target = {}
+    heads: dict[str, str] = {}
+    record["left_out"] = []
+    for name, entry in target.items():
+        repo = ctx.cfg.repo(name)
+        build = ctx.git.build(repo, entry["base"], [tuple(p) for p in entry["prs"]])
+        merged[name] = {"base": entry["base"], "prs": [list(p) for p in build.merged]}
+        heads[name] = build.head
+        for number, sha, reason in build.left_out:
+            record["left_out"].append({"repo": name, "number": number, "sha": sha,
+                                       "reason": reason})
+            _exclude(ctx, name, number, sha, reason, entry["base"], record["id"])
+        if repo.push and not ctx.dry_run:
+            ctx.git.push(repo)
+    record["target"] = merged
+    record["heads"] = heads
+    ctx.save()
+    return heads
+
+
+def _exclude(ctx: Context, repo: str, number: int, sha: str, reason: str, base: str,
+             deploy_id: int) -> None:
+    """Mark a PR excluded at its head and say so on the PR."""
+    pr = ctx.state["prs"].get(pr_key(repo, number))
+    if pr is None:
+        return
+    excluded = {"sha": sha, "reason": reason, "base": base}
+    words = exclusion_reason(excluded, sha, ctx.cfg.repo(repo))
+    if reason != "head moved":  # a moved head comes back on its own at the next tick
+        pr["excluded"] = excluded
+    pr["state"], pr["reason"] = "excluded", words
+    ctx.out.line(f"{repo}#{number} left out of deployment {deploy_id}: {words}")
+    note_pr(ctx, pr, sha, messages.exclusion_note(words, deploy_id))
+
+
+def _notify_end(ctx: Context, record: dict) -> None:
+    """Final statuses, per-SHA PR comments, and the operator's on_failure command."""
+    if record.get("error"):
+        return  # nothing was deployed (a git remote was down): the PRs have nothing to hear
+    statuses(ctx, record, record["result"])
+    note = messages.deployment_note(record["id"], record["cycle"], record["trigger"],
+                                    record["result"], record.get("failed_step"))
+    for name, entry in record["target"].items():
+        for number, sha in entry["prs"]:
+            pr = ctx.state["prs"].get(pr_key(name, number))
+            if pr is not None:
+                note_pr(ctx, pr, sha, note)
+    if record["result"] == "failed" and ctx.cfg.notify.on_failure and not ctx.dry_run:
+        _run_on_failure(ctx, record)
+
+
+def _run_on_failure(ctx: Context, record: dict) -> None:
+    """Run notify.on_failure once with the step environment plus the failure details."""
+    import subprocess
+
+    env = _env(ctx, record)
+    step = record.get("failed_step") or ""
+    env["KCISTAGE_FAILED_STEP"] = step
+    env["KCISTAGE_LOG"] = str(log_path(ctx.cfg.workdir, record["id"], step)) if step else ""
+    try:
+        subprocess.run(list(ctx.cfg.notify.on_failure), env=env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300,
+                       check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        ctx.out.line(f"notify.on_failure could not run: {exc}")
+
+
+def _env(ctx: Context, record: dict) -> dict[str, str]:
+    """The step environment of SPEC section 7."""
+    env = ctx.step_env()
+    env.update({
+        "KCISTAGE_DEPLOY_ID": str(record["id"]),
+        "KCISTAGE_CYCLE": record["cycle"],
+        "KCISTAGE_TRIGGER": record["trigger"],
+        "KCISTAGE_PRS": " ".join(target_prs(record["target"])),
+        "KCISTAGE_WORKDIR": str(ctx.cfg.workdir),
+    })
+    for repo in ctx.cfg.repos:
+        env[f"KCISTAGE_REPO_{env_name(repo.name)}_DIR"] = str(ctx.git.checkout_dir(repo))
+        env[f"KCISTAGE_REPO_{env_name(repo.name)}_SHA"] = record["heads"].get(repo.name, "")
+    return env
+
+
+def _cwd(ctx: Context, cwd: str | None) -> Path:
+    """A step's working folder: a repo's checkout, a path, or the workdir."""
+    if cwd is None:
+        return ctx.cfg.workdir
+    if any(repo.name == cwd for repo in ctx.cfg.repos):
+        return ctx.git.checkout_dir(ctx.cfg.repo(cwd))
+    return Path(cwd)
+
+
+class _Watch:
+    """The step runner's check(): SIGTERM at once; a GitHub re-poll every watch_interval."""
+
+    def __init__(self, ctx: Context, record: dict) -> None:
+        self.ctx, self.record = ctx, record
+        self.last = time.monotonic()
+        self.restart = False
+
+    def __call__(self) -> str | None:
+        ctx, record = self.ctx, self.record
+        if ctx.stop_reason:
+            return ctx.stop_reason
+        if record["cycle"] != "partial" or record["trigger"] == "bisect":
+            return None
+        if record["restarts"] >= ctx.cfg.schedule.max_restarts:
+            return None
+        if time.monotonic() - self.last < ctx.cfg.schedule.watch_interval.total_seconds():
+            return None
+        self.last = time.monotonic()
+        try:
+            obs = look(ctx)
+        except KcistageError as exc:
+            ctx.out.detail(f"watch: {exc}")
+            return None
+        running = rules.Running(cycle="partial", restarts=record["restarts"],
+                                target=record["target"], trigger=record["trigger"])
+        ctx.save()
+        if rules.decide(facts(ctx.state, ctx.clock(), obs.target, running),
+                        ctx.cfg.schedule).action == "restart":
+            self.restart = True
+            return RESTART
+        return None

@@ -1,0 +1,217 @@
+"""tick and deploy: recover, observe, decide, deploy, then the culprit search bookkeeping."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import nullcontext
+from urllib.parse import urlparse
+
+from kcistage.app.context import Context, Output
+from kcistage.app.deploy import run_deployment
+from kcistage.app.notify import note_pr
+from kcistage.app.observe import look, note_observation, pr_key
+from kcistage.core import culprit, messages, rules
+from kcistage.core.history import facts, last_success
+from kcistage.core.model import format_time, parse_time, target_prs
+from kcistage.core.trust import exclusion_reason
+from kcistage.shell import statefile
+from kcistage.shell.steps import boot_id, stop_orphan
+
+
+def recover(ctx: Context) -> bool:
+    """Mark deployments left running by a dead process as interrupted (the caller holds the lock)."""
+    changed = False
+    for record in ctx.state["deployments"]:
+        if record["result"] == "running":
+            record["result"] = "interrupted"
+            record["finished"] = format_time(ctx.clock())
+            if record.get("step"):
+                record["steps"].append({"name": record["step"], "result": "interrupted",
+                                        "seconds": 0.0, "reason": "kcistage process gone"})
+            record["step"] = None
+            ctx.out.line(f"deployment {record['id']} was left running by a dead process "
+                         f"(pid {record.get('pid')}): marked interrupted")
+            group = record.pop("step_group", None)
+            if group and group.get("boot") == boot_id() and stop_orphan(int(group["pgid"])):
+                ctx.out.line(f"deployment {record['id']}: stopped its orphaned step "
+                             f"(process group {group['pgid']})")
+            changed = True
+    return changed
+
+
+def _look(ctx: Context):
+    """Recover a dead run's deployment, poll, and record what was seen."""
+    if not ctx.dry_run and recover(ctx):
+        ctx.save()
+    _forget_stale_search(ctx)
+    obs = look(ctx)
+    for action in obs.actions:
+        ctx.out.detail(action)
+    return obs
+
+
+def _forget_stale_search(ctx: Context) -> None:
+    """A culprit search over a repo no longer configured cannot go on."""
+    search = ctx.state.get("bisect") or {}
+    names = {repo.name for repo in ctx.cfg.repos}
+    if set(search.get("failed", {})) - names:
+        ctx.out.line("culprit search dropped: it names a repo no longer in the configuration")
+        ctx.state["bisect"] = None
+
+
+def _live_run(ctx: Context) -> rules.Running | None:
+    """In a dry run (no lock), the deployment another live kcistage is running, if any."""
+    last = ctx.state["deployments"][-1] if ctx.state["deployments"] else None
+    if not ctx.dry_run or last is None or last["result"] != "running":
+        return None
+    if not statefile.pid_alive(int(last.get("pid") or 0)):
+        return None
+    return rules.Running(cycle=last["cycle"], restarts=last["restarts"], target=last["target"],
+                         trigger=last["trigger"])
+
+
+def tick(ctx: Context) -> int:
+    """One poll → decide → (deploy) cycle; returns the exit status."""
+    obs = _look(ctx)
+    decision = rules.decide(facts(ctx.state, ctx.clock(), obs.target, _live_run(ctx)),
+                            ctx.cfg.schedule)
+    if ctx.dry_run:
+        print_dry_run(ctx, decision)
+        return 0
+    if decision.action not in ("partial", "full") or ctx.stop_reason:
+        ctx.save()
+        ctx.out.line(f"tick: {decision.action}: {decision.reason}")
+        return 0
+    return _deploy(ctx, decision, prefix="tick")
+
+
+def deploy_now(ctx: Context, full: bool) -> int:
+    """`kcistage deploy [--full]`: a manual cycle now through the same engine."""
+    obs = _look(ctx)
+    decision = rules.decide_manual(facts(ctx.state, ctx.clock(), obs.target), full)
+    if ctx.dry_run:
+        print_dry_run(ctx, decision)
+        return 0
+    return _deploy(ctx, decision, prefix="deploy")
+
+
+def _deploy(ctx: Context, decision: rules.Decision, prefix: str) -> int:
+    """Start the decided cycle, then do the culprit-search bookkeeping; 1 when it failed."""
+    cycle = decision.action
+    if decision.trigger == "command":
+        ctx.state["commands"] = []
+    ctx.out.detail(f"{prefix}: {cycle} ({decision.trigger}): {decision.reason}")
+    record = run_deployment(ctx, cycle, decision.trigger or "manual",
+                            decision.target or ctx.state["observed"]["target"])
+    after_deployment(ctx, record)
+    note_observation(ctx, ctx.state["observed"]["target"])
+    ctx.save()
+    ran = sum(1 for s in record["steps"] if s["result"] != "skipped")
+    skipped = len(record["steps"]) - ran
+    seconds = (parse_time(record["finished"]) - parse_time(record["started"])).total_seconds()
+    ctx.out.line(f"{prefix}: {cycle} ({decision.trigger}): deployment {record['id']} "
+                 f"{record['result']} in {seconds:.1f}s: {len(target_prs(record['target']))} PRs, "
+                 f"{ran} steps run, {skipped} skipped"
+                 + (f", {record['restarts']} restart(s)" if record["restarts"] else ""))
+    if record["result"] == "success":
+        return 0
+    return 3 if record.get("error") else 1  # a git remote down is not a failed deployment
+
+
+def after_deployment(ctx: Context, record: dict) -> None:
+    """Advance or start the culprit search (SPEC 8) from a finished deployment."""
+    result = record["result"]
+    if result == "interrupted":
+        return
+    search = ctx.state.get("bisect")
+    if record["trigger"] == "bisect" and search:
+        if search.get("final"):
+            ctx.state["bisect"] = None
+            if result == "failed" and not search.get("confirmed"):
+                _absolve(ctx, search["culprit"], record["id"])
+            return
+        _continue_search(ctx, culprit.advance(search, result == "success"))
+        return
+    if result != "failed":
+        return
+    good = last_success(ctx.state["deployments"], before_id=record["id"])
+    search = culprit.start(record["target"], good["target"] if good else None)
+    if search is None:
+        ctx.out.line(f"deployment {record['id']} failed with no PR added since the last good "
+                     "deployment: no PR blamed")
+        return
+    search["failed_id"] = record["id"]
+    if not search.get("culprit"):
+        ctx.out.line(f"deployment {record['id']} failed: searching the culprit among "
+                     f"{len(search['suspects'])} suspects")
+    _continue_search(ctx, search)
+
+
+def _continue_search(ctx: Context, search: dict) -> None:
+    """Keep searching, or blame the culprit found and queue the deployment without it."""
+    if search.get("culprit"):
+        _blame(ctx, search["culprit"], search["failed_id"])
+        ctx.state["bisect"] = {"final": True, "culprit": search["culprit"],
+                               "confirmed": culprit.confirmed(search)}
+    else:
+        ctx.state["bisect"] = search
+
+
+def _blame(ctx: Context, suspect: list, failed_id: int) -> None:
+    """Exclude the culprit at its SHA and tell its PR why."""
+    repo, number, sha = suspect
+    ctx.out.line(f"{repo}#{number}@{sha[:12]} is the culprit of deployment {failed_id}: excluded")
+    pr = ctx.state["prs"].get(pr_key(repo, number))
+    if pr is None or pr.get("sha") != sha:
+        return  # already pushed again: a new head is a new chance
+    pr["excluded"] = {"sha": sha, "reason": "culprit", "deployment": failed_id}
+    reason = exclusion_reason(pr["excluded"], sha, ctx.cfg.repo(repo))
+    pr["state"], pr["reason"] = "excluded", reason
+    note_pr(ctx, pr, sha, messages.exclusion_note(reason))
+
+
+def _absolve(ctx: Context, suspect: list, deploy_id: int) -> None:
+    """Staging failed without a presumed culprit too: lift its exclusion, blame no PR."""
+    repo, number, sha = suspect
+    ctx.out.line(f"deployment {deploy_id} failed without {repo}#{number} too: exclusion lifted, "
+                 "no PR blamed")
+    pr = ctx.state["prs"].get(pr_key(repo, number))
+    if pr is None or (pr.get("excluded") or {}).get("sha") != sha:
+        return
+    pr["excluded"] = None
+    note_pr(ctx, pr, sha, f"Exclusion lifted: deployment {deploy_id} failed without this PR "
+                          "too, so it is not blamed")
+
+
+def print_dry_run(ctx: Context, decision: rules.Decision) -> None:
+    """What a dry run prints: the decision, its reason and the composition it would deploy."""
+    at = f" at {format_time(decision.at)}" if decision.at else ""
+    trigger = f" ({decision.trigger})" if decision.trigger else ""
+    ctx.out.line(f"decision: {decision.action}{trigger}{at}: {decision.reason}")
+    target = decision.target or ctx.state["observed"]["target"]
+    for name, entry in target.items():
+        prs = " ".join(f"#{n}@{sha[:12]}" for n, sha in entry["prs"]) or "(no PRs)"
+        ctx.out.line(f"  {name}: {entry['base'][:12]} + {prs}")
+
+
+def run(cfg, clock, action, dry_run: bool = False, out=None, token: str | None = None) -> int:
+    """Load the state (under the lock unless a dry run), run `action(ctx)` and return its status."""
+    local = urlparse(cfg.github.api_url).hostname in ("127.0.0.1", "localhost", "::1")
+    lock = nullcontext() if dry_run else statefile.Lock(cfg.state_file)
+    with lock:
+        state = statefile.load(cfg.state_file, clock(), readonly=dry_run)
+        ctx = Context(cfg=cfg, clock=clock, state=state, dry_run=dry_run, token=token,
+                      local=local,
+                      out=out or Output())
+
+        def on_sigterm(_signum, _frame) -> None:
+            ctx.stop_reason = "stopped by SIGTERM"
+
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread and not dry_run else None
+        try:
+            return action(ctx)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,186 @@
+"""One look at the world: poll GitHub and the base branches, act on comments, compute the target."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from kcistage.app.context import Context
+from kcistage.app.notify import tell_exclusions
+from kcistage.core import comment_commands as commands
+from kcistage.core import rules, trust
+from kcistage.core.history import facts
+from kcistage.core.model import Comment, PullRequest, Target, format_time, parse_time
+from kcistage.core.settings import Config, Repo
+from kcistage.errors import RateLimited, ServiceError
+from kcistage.shell import statefile
+
+
+class GitHubPort(Protocol):
+    """What observe needs from the GitHub client (kcistage.shell.github.GitHub)."""
+
+    def poll(self, repos: Any) -> Any: ...
+    def permission(self, repo: Repo, login: str) -> str | None: ...
+    def react(self, repo: Repo, comment_id: int, content: str = "eyes") -> None: ...
+    def reply(self, repo: Repo, number: int, body: str) -> int: ...
+
+
+@dataclass
+class Observation:
+    """What one look found: the target plus what it did and would do."""
+
+    target: Target
+    actions: list[str] = field(default_factory=list)  # human-readable lines (comments handled)
+    exclusions: list[tuple[str, str, str]] = field(default_factory=list)  # new: (key, sha, reason)
+    requests: int = 0
+
+
+def pr_key(repo: str, number: int) -> str:
+    """The key of a PR in state["prs"]."""
+    return f"{repo}#{number}"
+
+
+def observe(cfg: Config, state: dict, gh: GitHubPort, remote_head: Callable[[Repo], str],
+            now: datetime, dry_run: bool = False,
+            on_handled: Callable[[], None] | None = None) -> Observation:
+    """Poll, update state["prs"], act on comment commands, and return the eligible target.
+
+    on_handled() runs once comments were answered, so that a later failure in the same look
+    cannot make the next run answer them again."""
+    poll = gh.poll(cfg.repos)
+    bases = {repo.name: remote_head(repo) for repo in cfg.repos}
+    _update_prs(state, poll.prs, now)
+    obs = Observation(target={}, requests=poll.requests)
+    for comment in poll.comments:
+        _handle_comment(cfg, state, gh, comment, now, dry_run, obs)
+    if poll.comments and on_handled is not None:
+        on_handled()
+    obs.target = compute_target(cfg, state, gh, bases, obs)
+    return obs
+
+
+def look(ctx: Context) -> Observation:
+    """observe() for a run: honours a recorded rate limit, records C, tells new exclusions."""
+    backoff = statefile.read_backoff(ctx.cfg.state_file)
+    if backoff and backoff > ctx.clock():
+        raise RateLimited(f"rate-limited by GitHub until {format_time(backoff)}; not polling",
+                          backoff)
+    try:
+        obs = observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock(), ctx.dry_run,
+                      on_handled=ctx.save)
+    except RateLimited as exc:
+        if exc.reset_at is not None and not ctx.dry_run:
+            statefile.write_backoff(ctx.cfg.state_file, exc.reset_at)
+        raise
+    note_observation(ctx, obs.target)
+    tell_exclusions(ctx, obs.exclusions)
+    return obs
+
+
+def note_observation(ctx: Context, target: Target) -> None:
+    """Record what this poll saw and keep C (the first change) up to date."""
+    now = ctx.clock()
+    ctx.state["observed"] = {"at": format_time(now), "target": target}
+    f = facts(ctx.state, now, target)
+    mark = rules.change_mark(f.changed_since, target, f.deployed, now)
+    ctx.state["changed_since"] = format_time(mark) if mark else None
+
+
+def _update_prs(state: dict, prs_by_repo: dict[str, list[PullRequest]], now: datetime) -> None:
+    """Refresh the PR records; a new head restarts its 'seen since' clock; closed PRs go."""
+    records: dict[str, dict] = state.setdefault("prs", {})
+    seen: set[str] = set()
+    for prs in prs_by_repo.values():
+        for pr in prs:
+            key = pr_key(pr.repo, pr.number)
+            seen.add(key)
+            record = records.get(key)
+            if record is None or record.get("sha") != pr.sha:
+                sha_seen_at = format_time(now)
+            else:
+                sha_seen_at = record.get("sha_seen_at") or format_time(now)
+            new = dict(record or {"approval": None, "excluded": None, "comments": {}})
+            new.update(pr.to_json())
+            new["sha_seen_at"] = sha_seen_at
+            records[key] = new
+    for key in [k for k in records if k not in seen]:
+        del records[key]
+
+
+def author_role(cfg: Config, gh: GitHubPort, repo: Repo, login: str) -> str | None:
+    """The role of a login, asking GitHub's permission API only when min_permission needs it."""
+    permission = gh.permission(repo, login) if trust.needs_permission(login, cfg.trust) else None
+    return trust.role(login, cfg.trust, permission)
+
+
+def _handle_comment(cfg: Config, state: dict, gh: GitHubPort, comment: Comment, now: datetime,
+                    dry_run: bool, obs: Observation) -> None:
+    """Judge every command of one comment; approve, queue a cycle, react or reply."""
+    record = state["prs"].get(pr_key(comment.repo, comment.number))
+    cmds = commands.parse(comment.body, cfg.github.bot)
+    if not cmds:
+        return
+    repo = cfg.repo(comment.repo)
+    role = author_role(cfg, gh, repo, comment.author)
+    head = record["sha"] if record else None
+    seen_at = parse_time(record["sha_seen_at"]) if record and record.get("sha_seen_at") else None
+    created = parse_time(comment.created_at)
+    replies: list[str] = []
+    accepted = False
+    for cmd in cmds:
+        outcome = trust.judge(cmd, comment.author, role, head, seen_at, created, cfg.github.bot)
+        if not outcome.accepted:
+            if outcome.reply:
+                replies.append(outcome.reply)
+            continue
+        accepted = True
+        if outcome.approve_sha and record is not None:
+            record["approval"] = {"sha": outcome.approve_sha, "by": comment.author,
+                                  "comment": comment.id}
+        if outcome.cycle:
+            state.setdefault("commands", []).append(
+                {"cycle": outcome.cycle, "by": comment.author, "repo": comment.repo,
+                 "number": comment.number, "comment": comment.id, "at": format_time(now)})
+        obs.actions.append(f"{comment.repo}#{comment.number}: {cmd.verb} by {comment.author} "
+                           f"accepted" + (f" ({outcome.cycle} cycle next tick)" if outcome.cycle else ""))
+    for _reply in replies:
+        obs.actions.append(f"{comment.repo}#{comment.number}: command by {comment.author} refused")
+    if dry_run:
+        return
+    try:
+        if accepted:
+            gh.react(repo, comment.id, "eyes")
+        if replies:
+            gh.reply(repo, comment.number, "\n\n".join(dict.fromkeys(replies)))
+    except ServiceError as exc:  # the command itself is recorded; only the answer is lost
+        obs.actions.append(f"{comment.repo}#{comment.number}: could not answer: {exc}")
+
+
+def compute_target(cfg: Config, state: dict, gh: GitHubPort, bases: dict[str, str],
+                   obs: Observation) -> Target:
+    """Judge every open PR (state and reason stored on its record) and build the target."""
+    target: Target = {}
+    for repo in cfg.repos:
+        target[repo.name] = {"base": bases[repo.name], "prs": []}
+    for record in state.get("prs", {}).values():
+        if record["repo"] not in target:
+            continue
+        repo = cfg.repo(record["repo"])
+        pr = PullRequest.from_json(record)
+        skip = cfg.trust.skip_label.lower()
+        cheap_out = pr.base != repo.base or pr.draft or any(l.lower() == skip for l in pr.labels)
+        role = None if cheap_out else author_role(cfg, gh, repo, pr.author)
+        verdict = trust.eligibility(pr, repo, cfg.trust, role, record.get("approval"),
+                                    record.get("excluded"), base_sha=bases[repo.name],
+                                    bot=cfg.github.bot)
+        if verdict.state == "excluded" and "approval dropped" in verdict.reason \
+                and record.get("reason") != verdict.reason:
+            obs.exclusions.append((pr_key(pr.repo, pr.number), pr.sha, verdict.reason))
+        record["state"], record["reason"] = verdict.state, verdict.reason
+        if verdict.eligible:
+            target[repo.name]["prs"].append([pr.number, pr.sha])
+    for entry in target.values():
+        entry["prs"].sort()
+    return target

@@ -1,0 +1,81 @@
+"""The status document of SPEC section 2, built from the state file alone (no GitHub request)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from kcistage.core import rules
+from kcistage.core.history import ended, facts, last_success
+from kcistage.core.model import format_time, parse_time, pr_ref
+from kcistage.core.settings import Config
+from kcistage.shell.statefile import pid_alive
+
+RECENT = 20
+
+
+def status_document(cfg: Config, state: dict, now: datetime) -> dict:
+    """`status --json`'s object, plus extras the views use (pid, alive, elapsed, title)."""
+    deployments = state["deployments"]
+    current = deployments[-1] if deployments and deployments[-1]["result"] == "running" else None
+    running = None
+    alive = False
+    if current is not None:
+        alive = bool(current.get("pid")) and pid_alive(int(current["pid"]))
+        running = {key: current.get(key) for key in
+                   ("id", "cycle", "trigger", "started", "step", "restarts")}
+        running["pid"] = current.get("pid")
+        running["alive"] = alive
+        running["elapsed"] = (now - parse_time(current["started"])).total_seconds()
+    return {
+        "running": running,
+        "next": _next(cfg, state, now, current, alive),
+        "last": [_deployment(d) for d in reversed(deployments[-RECENT:])],
+        "prs": pr_rows(state),
+        "generated": format_time(now),
+    }
+
+
+def _next(cfg: Config, state: dict, now: datetime, current: dict | None, alive: bool) -> dict:
+    """The next action as the next tick would decide it."""
+    if current is not None and alive:
+        step = f", step {current['step']}" if current.get("step") else ""
+        return {"action": "wait", "at": None,
+                "reason": f"deployment {current['id']} ({current['cycle']}) is running{step}"}
+    observed = state.get("observed")
+    if not observed:
+        return {"action": "none", "at": None, "reason": "no poll yet: the next tick looks at GitHub"}
+    if current is not None:  # left by a dead process: the next tick marks it interrupted now
+        state = dict(state, deployments=ended(state["deployments"], now))
+    decision = rules.decide(facts(state, now, observed["target"]), cfg.schedule)
+    action = decision.action if decision.action in ("none", "wait", "partial", "full") else "wait"
+    at = decision.at if decision.at is not None else (now if action in ("partial", "full") else None)
+    return {"action": action, "at": format_time(at) if at else None, "reason": decision.reason}
+
+
+def _deployment(record: dict) -> dict:
+    """One entry of `last`."""
+    return {
+        "id": record["id"], "cycle": record["cycle"], "trigger": record["trigger"],
+        "result": record["result"], "started": record["started"], "finished": record["finished"],
+        "prs": [pr_ref(name, n, sha) for name, e in record["target"].items() for n, sha in e["prs"]],
+        "steps": [{"name": s["name"], "result": s["result"], "seconds": s["seconds"]}
+                  for s in record["steps"]],
+    }
+
+
+def pr_rows(state: dict) -> list[dict]:
+    """Every open PR with its state: eligible ones are deployed when in the staging that is up."""
+    good = last_success(state["deployments"])
+    up = {(name, n, sha) for name, e in good["target"].items() for n, sha in e["prs"]} if good else set()
+    up_id = good["id"] if good else None
+    rows = []
+    for pr in sorted(state.get("prs", {}).values(), key=lambda p: (p["repo"], p["number"])):
+        pr_state, reason = pr.get("state", "pending"), pr.get("reason", "")
+        if pr_state == "pending" and (pr["repo"], pr["number"], pr["sha"]) in up:
+            pr_state, reason = "deployed", f"{reason}; deployed in deployment {up_id}"
+        elif pr_state == "pending":
+            reason = f"{reason}; waiting for the next deployment"
+        rows.append({"repo": pr["repo"], "number": pr["number"], "author": pr["author"],
+                     "sha": pr["sha"], "state": pr_state, "reason": reason,
+                     "title": pr.get("title", "")})
+    return rows

@@ -1,0 +1,345 @@
+"""Rendering of `kcistage status` (JSON, plain text, rich) and `kcistage log` from ready documents."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from kcistage.errors import KcistageError
+
+# SPEC section 2's `status --json` keys; anything else in the document is for the human views.
+_RUNNING_KEYS = ("id", "cycle", "trigger", "started", "step", "restarts")
+_NEXT_KEYS = ("action", "at", "reason")
+_LAST_KEYS = ("id", "cycle", "trigger", "result", "started", "finished", "prs", "steps")
+_STEP_KEYS = ("name", "result", "seconds")
+_PR_KEYS = ("repo", "number", "author", "sha", "state", "reason")
+
+_RESULT_STYLE = {"success": "green", "failed": "bold red", "interrupted": "yellow",
+                 "running": "cyan", "ok": "green", "timeout": "bold red", "skipped": "dim"}
+_PR_STYLE = {"deployed": "green", "pending": "yellow", "excluded": "red", "skipped": "dim"}
+_ACTION_STYLE = {"none": "dim", "wait": "yellow", "partial": "cyan", "full": "bold cyan"}
+_BAD_STEP = ("failed", "timeout", "interrupted")
+_TITLE_MAX = 60
+
+
+# ---------------------------------------------------------------- small formatting helpers
+
+def clean(value: Any) -> str:
+    """Text safe for a terminal: control and format characters shown as escapes, never emitted."""
+    text = "" if value is None else str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else
+                   (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+                   for ch in text)
+
+
+def _parse(text: Any) -> datetime | None:
+    """An aware datetime from an ISO string, or None when absent or malformed."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def fmt_time(text: Any) -> str:
+    """`YYYY-MM-DD HH:MM UTC` for an ISO time ("-" when absent, the raw text when malformed)."""
+    value = _parse(text)
+    if value is None:
+        return clean(text) if text else "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def fmt_duration(seconds: float | int | None, precise: bool = False) -> str:
+    """`45s`, `4m12s`, `2h03m`, `1d04h` (`12.3s` under a minute when `precise`)."""
+    if seconds is None or isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return "-"
+    if precise and seconds < 60:
+        return f"{max(seconds, 0):.1f}s"
+    total = max(int(round(seconds)), 0)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def _between(start: Any, end: Any) -> float | None:
+    """Seconds from one ISO time to another (None if either is missing)."""
+    a, b = _parse(start), _parse(end)
+    return (b - a).total_seconds() if a and b else None
+
+
+def _elapsed(doc: dict[str, Any]) -> float | None:
+    """How long the running deployment has been running."""
+    running = doc.get("running") or {}
+    if isinstance(running.get("elapsed"), (int, float)):
+        return running["elapsed"]
+    return _between(running.get("started"), doc.get("generated"))
+
+
+def _duration(dep: dict[str, Any], doc: dict[str, Any]) -> str:
+    """A deployment's duration; a running one counts up to when the document was made."""
+    end = dep.get("finished") or (doc.get("generated") if dep.get("result") == "running" else None)
+    return fmt_duration(_between(dep.get("started"), end))
+
+
+def _steps_summary(dep: dict[str, Any]) -> str:
+    """`3 run, 1 skipped` plus the step that failed, if one did."""
+    steps = dep.get("steps") or []
+    skipped = sum(1 for s in steps if s.get("result") == "skipped")
+    text = f"{len(steps) - skipped} run, {skipped} skipped"
+    bad = [s for s in steps if s.get("result") in _BAD_STEP]
+    if bad:
+        text += f" ({clean(bad[0].get('name'))} {clean(bad[0].get('result'))})"
+    return text
+
+
+def _short_title(title: Any) -> str:
+    """A PR title cleaned and cut to fit a table row."""
+    text = clean(title)
+    return text if len(text) <= _TITLE_MAX else text[:_TITLE_MAX - 1] + "…"
+
+
+def _next_line(nxt: dict[str, Any]) -> str:
+    """The next action as one sentence."""
+    action = clean(nxt.get("action") or "none")
+    reason = clean(nxt.get("reason") or "")
+    at = nxt.get("at")
+    if action == "none":
+        head = "nothing to do"
+    elif action == "wait":
+        head = f"wait until {fmt_time(at)}" if at else "wait"
+    else:
+        head = f"{action} cycle " + (f"at {fmt_time(at)}" if at else "at the next tick")
+    return f"{head}: {reason}" if reason else head
+
+
+def _running_lines(doc: dict[str, Any]) -> list[str]:
+    """The running deployment in a few lines (empty list when none runs)."""
+    run = doc.get("running")
+    if not run:
+        return []
+    lines = [f"deployment {clean(run.get('id'))} · {clean(run.get('cycle'))} · "
+             f"{clean(run.get('trigger'))} · started {fmt_time(run.get('started'))} · "
+             f"running for {fmt_duration(_elapsed(doc))}",
+             f"step {clean(run.get('step') or '-')} · restarts {clean(run.get('restarts', 0))}"]
+    if run.get("alive") is False:
+        pid = f" {clean(run['pid'])}" if run.get("pid") is not None else ""
+        lines.append(f"process{pid} gone: the next tick or deploy marks it interrupted")
+    return lines
+
+
+# ---------------------------------------------------------------- JSON
+
+def _pick(data: dict[str, Any] | None, keys: Iterable[str]) -> dict[str, Any]:
+    """Only `keys` of `data`, in that order (absent keys as null)."""
+    data = data or {}
+    return {key: data.get(key) for key in keys}
+
+
+def spec_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document reduced to exactly SPEC section 2's keys."""
+    running = doc.get("running")
+    return {
+        "running": _pick(running, _RUNNING_KEYS) if running else None,
+        "next": _pick(doc.get("next"), _NEXT_KEYS),
+        "last": [dict(_pick(dep, _LAST_KEYS), prs=list(dep.get("prs") or []),
+                      steps=[_pick(s, _STEP_KEYS) for s in dep.get("steps") or []])
+                 for dep in doc.get("last") or []],
+        "prs": [_pick(pr, _PR_KEYS) for pr in doc.get("prs") or []],
+    }
+
+
+def render_json(doc: dict[str, Any]) -> str:
+    """`status --json`: one object with SPEC's keys only, ASCII-escaped, newline-terminated."""
+    return json.dumps(spec_document(doc), indent=2) + "\n"
+
+
+# ---------------------------------------------------------------- plain text
+
+def _columns(header: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
+    """Left-aligned columns; the last column is not padded."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=False)) + "  " + r[-1]
+            for r in [header, *rows]]
+
+
+def render_plain(doc: dict[str, Any]) -> str:
+    """Plain text for pipes and logs: no colour, no escape sequences."""
+    out = ["Running"]
+    out += ["  " + line for line in _running_lines(doc)] or ["  none"]
+    out += ["", "Next", "  " + _next_line(doc.get("next") or {})]
+    out += ["", "Recent deployments"]
+    last = doc.get("last") or []
+    if last:
+        rows = [[clean(d.get("id")), clean(d.get("cycle")), clean(d.get("trigger")),
+                 clean(d.get("result")), fmt_time(d.get("started")),
+                 _duration(d, doc),
+                 str(len(d.get("prs") or [])), _steps_summary(d)] for d in last]
+        out += _columns(["ID", "CYCLE", "TRIGGER", "RESULT", "STARTED", "DURATION", "PRS", "STEPS"],
+                        rows)
+    else:
+        out.append("  none yet")
+    out += ["", "Pull requests"]
+    prs = doc.get("prs") or []
+    if prs:
+        rows = [[f"{clean(p.get('repo'))}#{clean(p.get('number'))}", clean(p.get("author")),
+                 clean(p.get("sha"))[:12], clean(p.get("state")), clean(p.get("reason") or "-"),
+                 _short_title(p.get("title"))] for p in prs]
+        out += _columns(["PR", "AUTHOR", "SHA", "STATE", "REASON", "TITLE"], rows)
+    else:
+        out.append("  no open pull requests")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- rich
+
+def render_rich(doc: dict[str, Any], console: Any) -> None:
+    """A coloured view for terminals; every value goes in as Text, so no markup is interpreted."""
+    from rich.panel import Panel  # lazy: plain and JSON output must not pay for rich's import
+    from rich.table import Table
+    from rich.text import Text
+
+    def text(value: Any, style: str = "") -> Text:
+        return Text(clean(value), style=style)
+
+    run = doc.get("running")
+    if run:
+        body = Text()
+        lines = _running_lines(doc)
+        body.append(lines[0] + "\n", style="cyan")
+        body.append(lines[1])
+        for line in lines[2:]:
+            body.append("\n" + line, style="bold red")
+        console.print(Panel(body, title="Running", title_align="left",
+                            border_style="red" if run.get("alive") is False else "cyan"))
+    else:
+        console.print(Panel(Text("none", style="dim"), title="Running", title_align="left"))
+
+    nxt = doc.get("next") or {}
+    console.print(Panel(text(_next_line(nxt), _ACTION_STYLE.get(nxt.get("action"), "")),
+                        title="Next", title_align="left"))
+
+    table = Table(title="Recent deployments", title_justify="left", expand=False)
+    for name in ("ID", "Cycle", "Trigger", "Result", "Started", "Duration", "PRs", "Steps"):
+        table.add_column(name, justify="right" if name in ("ID", "PRs", "Duration") else "left")
+    for d in doc.get("last") or []:
+        result = d.get("result")
+        table.add_row(text(d.get("id")), text(d.get("cycle")), text(d.get("trigger")),
+                      text(result, _RESULT_STYLE.get(result, "")), text(fmt_time(d.get("started"))),
+                      text(_duration(d, doc)),
+                      text(len(d.get("prs") or [])), text(_steps_summary(d)))
+    console.print(table if doc.get("last") else
+                  Panel(text("none yet", "dim"), title="Recent deployments", title_align="left"))
+
+    prs = Table(title="Pull requests", title_justify="left", expand=False)
+    for name in ("PR", "Author", "SHA", "State", "Reason", "Title"):
+        prs.add_column(name, overflow="fold")
+    for p in doc.get("prs") or []:
+        state = p.get("state")
+        prs.add_row(text(f"{clean(p.get('repo'))}#{clean(p.get('number'))}"), text(p.get("author")),
+                    text(clean(p.get("sha"))[:12]), text(state, _PR_STYLE.get(state, "")),
+                    text(p.get("reason") or "-"), text(_short_title(p.get("title"))))
+    console.print(prs if doc.get("prs") else
+                  Panel(text("no open pull requests", "dim"), title="Pull requests",
+                        title_align="left"))
+
+
+# ---------------------------------------------------------------- logs
+
+def _ranges(ids: list[int]) -> str:
+    """`1-5, 7, 9-12` for a list of ids."""
+    runs: list[list[int]] = []
+    for n in sorted(set(ids)):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def _select(workdir: Path, deployments: list[dict[str, Any]], deploy_id: int | None,
+            step: str | None) -> tuple[int, list[tuple[dict[str, Any], Path]]]:
+    """The deployment id and its (step record, log path) pairs to show, in step order."""
+    logs = Path(workdir) / "logs"
+    by_id = {d["id"]: d for d in deployments if isinstance(d.get("id"), int)}
+    if deploy_id is None:
+        if not by_id:
+            raise KcistageError("no deployments yet, so no logs")
+        deploy_id = max(by_id)
+    dep = by_id.get(deploy_id)
+    folder = logs / str(int(deploy_id))
+    if dep is not None:
+        steps = [s for s in dep.get("steps") or [] if isinstance(s.get("name"), str)]
+        current = dep.get("step")
+        if isinstance(current, str) and current not in {s["name"] for s in steps}:
+            steps.append({"name": current, "result": "running"})  # the step running right now
+    elif folder.is_dir():
+        # trimmed from the history but its logs are still on disk: show them in run order
+        files = sorted(folder.glob("*.log"), key=lambda p: (p.stat().st_mtime, p.name))
+        steps = [{"name": p.stem} for p in files]
+    else:
+        known = _ranges(list(by_id)) or "none"
+        raise KcistageError(f"no deployment {deploy_id}: the history has {known}")
+    names = [s["name"] for s in steps]
+    if step is not None:
+        if step not in names:
+            raise KcistageError(f"deployment {deploy_id} has no step {step!r}; its steps: "
+                                f"{', '.join(names) or 'none'}")
+        steps = [s for s in steps if s["name"] == step]
+    return deploy_id, [(s, folder / f"{s['name']}.log") for s in steps]
+
+
+def find_log(workdir: Path, deployments: list[dict[str, Any]], deploy_id: int | None = None,
+             step: str | None = None) -> list[Path]:
+    """The existing log files of a deployment (default: the latest), in step order."""
+    _, chosen = _select(workdir, deployments, deploy_id, step)
+    return [path for _, path in chosen if path.is_file()]
+
+
+def render_log(workdir: Path, deployments: list[dict[str, Any]], deploy_id: int | None = None,
+               step: str | None = None, out: TextIO | None = None) -> str:
+    """`kcistage log [ID] [STEP]`: each step's log under a one-line header.
+
+    Returns the text, or streams it to `out` (and returns "") so huge build logs need no memory.
+    """
+    if out is None:
+        buffer = io.StringIO()
+        render_log(workdir, deployments, deploy_id, step, buffer)
+        return buffer.getvalue()
+    deploy_id, chosen = _select(workdir, deployments, deploy_id, step)
+    for record, path in chosen:
+        parts = [f"deployment {deploy_id}", f"step {clean(record['name'])}"]
+        if record.get("result"):
+            parts.append(clean(record["result"]))
+        if isinstance(record.get("seconds"), (int, float)):
+            parts.append(fmt_duration(record["seconds"], precise=True))
+        out.write(f"== {' · '.join(parts)} ==\n")
+        try:
+            handle = open(path, encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            out.write("(no log)\n")
+            continue
+        except OSError as exc:
+            raise KcistageError(f"{path}: cannot read: {exc.strerror}") from exc
+        with handle:
+            tail = ""
+            while chunk := handle.read(1 << 16):  # logs of kernel builds can be large: stream
+                out.write(chunk)
+                tail = chunk[-1]
+            if tail and tail != "\n":
+                out.write("\n")
+    return ""

@@ -1,0 +1,70 @@
+"""Which steps run in a cycle, given the files changed per repo (SPEC 7; pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pathspec
+
+from kcistage.core.settings import Step
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Whether one step runs in this cycle, and why."""
+
+    name: str
+    run: bool
+    reason: str
+
+
+@lru_cache(maxsize=256)
+def _spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    """The compiled gitignore-style spec of a pattern list (`**` spans folders)."""
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
+
+
+def first_match(step: Step, changed: dict[str, list[str]]) -> str | None:
+    """`"<repo>: <file> matches <pattern>"` for the first changed file a step's paths match."""
+    for repo, patterns in step.paths or ():
+        files = changed.get(repo) or ()
+        if not files:
+            continue
+        spec = _spec(tuple(patterns))
+        for name in files:
+            if spec.match_file(name):
+                return f"{repo}: {name} matches {_which(patterns, name)}"
+    return None
+
+
+def _which(patterns: tuple[str, ...], name: str) -> str:
+    """The pattern (of several) that matches `name`, for a readable reason."""
+    for pattern in patterns:
+        if _spec((pattern,)).match_file(name):
+            return pattern
+    return ", ".join(patterns)  # only a negation combination matched; name them all
+
+
+def plan_steps(steps: Sequence[Step], cycle: str,
+               changed: dict[str, list[str]] | None) -> list[Plan]:
+    """One Plan per step: run or skip in `cycle` given changed files (None: run everything)."""
+    plans = []
+    for step in steps:
+        if cycle not in step.cycles:
+            only = " and ".join(step.cycles) or "no"
+            plans.append(Plan(step.name, False, f"{only} cycles only"))
+        elif cycle == "full":
+            plans.append(Plan(step.name, True, "full cycle runs every step"))
+        elif changed is None:
+            plans.append(Plan(step.name, True, "first deployment"))
+        elif step.paths is None:
+            plans.append(Plan(step.name, True, "runs in every cycle (no paths)"))
+        else:
+            hit = first_match(step, changed)
+            if hit is not None:
+                plans.append(Plan(step.name, True, hit))
+            else:
+                plans.append(Plan(step.name, False, "no changed file matches its paths"))
+    return plans

@@ -1,0 +1,188 @@
+"""Roles, comment command outcomes, approval pinning and PR eligibility (SPEC 4 and 6)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kcistage.core.comment_commands import VERBS, Command
+from kcistage.core.model import PullRequest
+from kcistage.core.settings import Repo, Trust
+
+# Roles from strongest to weakest; None means no role at all.
+ROLES = ("admin", "maintainer", "trusted")
+
+# GitHub repository permissions, weakest first ("maintain"/"triage" come from `role_name`).
+PERMISSION_RANKS = ("none", "read", "triage", "write", "maintain", "admin")
+
+_HEX_RE = re.compile(r"^[0-9a-f]+$")
+MIN_SHA_PREFIX = 7
+SHOWN_SHA = 12  # how much of the head a reply shows (public data, unambiguous in practice)
+MAX_ECHO = 40  # longest piece of comment text a reply may repeat
+
+
+def _in(login: str, logins: tuple[str, ...]) -> bool:
+    """Case-insensitive membership: GitHub logins are case-insensitive."""
+    folded = login.casefold()
+    return any(folded == other.casefold() for other in logins)
+
+
+def _rank(permission: str | None) -> int:
+    """Position of a GitHub permission in PERMISSION_RANKS (-1 for unknown or None)."""
+    if permission is None:
+        return -1
+    try:
+        return PERMISSION_RANKS.index(permission.strip().lower())
+    except ValueError:
+        return -1
+
+
+def role(login: str, trust: Trust, permission: str | None = None) -> str | None:
+    """The role of `login`: "admin", "maintainer", "trusted" or None (author_association unused)."""
+    if _in(login, trust.admins):
+        return "admin"
+    if _in(login, trust.maintainers):
+        return "maintainer"
+    # An unknown (or "none") min_permission must not make everyone a maintainer.
+    needed = _rank(trust.min_permission)
+    if trust.min_permission is not None and needed >= 1 and _rank(permission) >= needed:
+        return "maintainer"
+    if _in(login, trust.users):
+        return "trusted"
+    return None
+
+
+def needs_permission(login: str, trust: Trust) -> bool:
+    """True when only GitHub's permission API can tell whether `login` is a maintainer."""
+    if trust.min_permission is None:
+        return False
+    return not (_in(login, trust.admins) or _in(login, trust.maintainers))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a comment command does: approve a commit, ask for a cycle, or one refusal reply."""
+
+    accepted: bool
+    approve_sha: str | None  # approve the PR at this commit
+    cycle: str | None  # "partial" (admin deploy) | "full" (admin trigger) | None
+    reply: str | None  # the one reply for a refused command (None when accepted)
+
+
+def _inline(text: str) -> str:
+    """Untrusted text made safe to quote as inline code: printable, no backticks, ≤ MAX_ECHO."""
+    cleaned = "".join(ch for ch in text if ch.isprintable() and ch != "`")
+    return "`" + cleaned[:MAX_ECHO] + "`"
+
+
+def _login(text: str) -> str:
+    """A login as shown in replies (GitHub logins are [A-Za-z0-9-]; bots add "[bot]")."""
+    return re.sub(r"[^A-Za-z0-9_\-\[\]]", "", text)[:MAX_ECHO]
+
+
+def _usage(bot: str) -> str:
+    return f"`@{bot} deploy [sha]` or `@{bot} trigger [sha]`"
+
+
+def _refuse(reply: str) -> Outcome:
+    return Outcome(accepted=False, approve_sha=None, cycle=None, reply=reply)
+
+
+def judge(cmd: Command, author: str, author_role: str | None, head: str | None,
+          head_seen_at: datetime | None, created_at: datetime, bot: str) -> Outcome:
+    """The outcome of one command written by `author` at `created_at` on a PR whose head is `head`."""
+    who = "@" + _login(author)
+    if cmd.verb not in VERBS:
+        if not cmd.verb:
+            return _refuse(f"{who}: no command given: use {_usage(bot)}.")
+        return _refuse(f"{who}: unknown command {_inline(cmd.verb)}: use {_usage(bot)}.")
+    if author_role not in ("admin", "maintainer"):
+        return _refuse(f"{who} is not allowed to {cmd.verb} pull requests: only maintainers "
+                       f"and admins listed in the kcistage configuration can.")
+    if cmd.verb == "trigger" and author_role != "admin":
+        return _refuse(f"{who}: only admins may trigger a full cycle; nothing was approved. "
+                       f"A maintainer can approve with `@{bot} deploy [sha]`.")
+    if head is None:
+        return _refuse(f"{who}: this pull request is not open (or not known to kcistage); "
+                       f"nothing was approved.")
+    head = head.lower()
+    again = f"`@{bot} {cmd.verb} {head[:SHOWN_SHA]}`"
+    if cmd.sha is not None:
+        sha = cmd.sha.lower()
+        if not _HEX_RE.match(sha) or len(sha) > len(head):
+            return _refuse(f"{who}: the argument is not a commit id; nothing was approved. "
+                           f"To approve the current head, comment {again}.")
+        if len(sha) < MIN_SHA_PREFIX:
+            return _refuse(f"{who}: a commit id needs at least {MIN_SHA_PREFIX} hex digits; "
+                           f"nothing was approved. To approve the current head, comment {again}.")
+        if not head.startswith(sha):
+            return _refuse(f"{who}: `{sha}` is not the head of this pull request (the head is "
+                           f"`{head[:SHOWN_SHA]}`); nothing was approved. To approve the current "
+                           f"head, comment {again}.")
+    elif head_seen_at is None:
+        return _refuse(f"{who}: kcistage had not seen this pull request before your comment, so "
+                       f"it cannot tell which commit you reviewed; nothing was approved. To "
+                       f"approve the current head, comment {again}.")
+    elif head_seen_at > created_at:
+        return _refuse(f"{who}: the head of this pull request changed around your comment; "
+                       f"nothing was approved. To approve the current head, comment {again}.")
+    cycle = None
+    if author_role == "admin":
+        cycle = "full" if cmd.verb == "trigger" else "partial"
+    return Outcome(accepted=True, approve_sha=head, cycle=cycle, reply=None)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a PR goes to staging, its status state and the reason in SPEC 4's words."""
+
+    eligible: bool
+    state: str  # "pending" when eligible, else "skipped" or "excluded"
+    reason: str
+
+
+def exclusion_reason(excluded: dict[str, Any], sha: str, repo: Repo) -> str:
+    """The words for an exclusion record at head `sha` (a full sentence is kept as written)."""
+    reason = str(excluded.get("reason") or "excluded")
+    if reason == "culprit":
+        deployment = excluded.get("deployment")
+        of = f" of deployment {deployment}" if deployment is not None else ""
+        return f"culprit{of} at {sha[:7]}"
+    if reason == "conflict":
+        base = excluded.get("base")
+        return f"conflict with {repo.base}" + (f" at {base[:7]}" if base else "")
+    return reason
+
+
+def _is_conflict(excluded: dict[str, Any]) -> bool:
+    return str(excluded.get("reason") or "").startswith("conflict")
+
+
+def eligibility(pr: PullRequest, repo: Repo, trust: Trust, author_role: str | None,
+                approval: dict[str, Any] | None, excluded: dict[str, Any] | None,
+                base_sha: str | None = None, bot: str = "kcibot") -> Verdict:
+    """Whether `pr` is eligible for staging (SPEC 4), checking causes in a fixed order."""
+    if pr.base != repo.base:
+        return Verdict(False, "skipped", f"other base {pr.base} (staging merges {repo.base})")
+    if pr.draft:
+        return Verdict(False, "skipped", "draft")
+    skip = trust.skip_label.casefold()
+    if any(label.casefold() == skip for label in pr.labels):
+        return Verdict(False, "skipped", f"skip label {trust.skip_label}")
+    if excluded and excluded.get("sha") == pr.sha:
+        # A conflict recorded against an older base is retried: the base may have fixed it.
+        # Without a known base (base_sha None) the conflict holds, so it cannot flap.
+        if not _is_conflict(excluded) or base_sha is None \
+                or excluded.get("base") in (None, base_sha):
+            return Verdict(False, "excluded", exclusion_reason(excluded, pr.sha, repo))
+    if author_role is not None:
+        return Verdict(True, "pending", f"trusted author {pr.author}")
+    if approval:
+        if approval.get("sha") == pr.sha:
+            return Verdict(True, "pending", f"approved by {approval.get('by')} at {pr.sha[:7]}")
+        return Verdict(False, "excluded", "approval dropped: pushed after approval at "
+                                          f"{str(approval.get('sha') or '')[:7]}")
+    return Verdict(False, "skipped", "author not trusted and no approval "
+                                     f"(a maintainer can comment `@{bot} deploy`)")

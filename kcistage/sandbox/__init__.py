@@ -1,0 +1,1 @@
+"""The embedded sandbox: a GitHub stand-in, local repositories, a harmless step, the demo."""

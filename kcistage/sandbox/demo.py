@@ -1,0 +1,158 @@
+"""`kcistage demo`: a scripted morning of staging activity on the offline sandbox."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from kcistage.sandbox.sandbox import Sandbox, TickResult
+
+
+class Timeline:
+    """Prints the story: simulated clock time, what happened, what kcistage said."""
+
+    def __init__(self, box: Sandbox, verbose: bool) -> None:
+        self.box, self.verbose = box, verbose
+
+    def say(self, text: str) -> None:
+        """A narration line (what people did)."""
+        click.echo(f"[{self.box.clock():%H:%M}] {click.style(text, bold=True)}")
+
+    def tick(self, label: str = "tick", **kwargs: bool) -> TickResult:
+        """Run a tick and print what kcistage printed, indented."""
+        result = self.box.tick(verbose=self.verbose, **kwargs)
+        for line in result.lines:
+            click.echo(f"[{self.box.clock():%H:%M}]   kcistage {label}> {line}")
+        return result
+
+    def until_idle(self, minutes: int = 1, limit: int = 120) -> TickResult:
+        """Tick every `minutes` until a deployment runs (or `limit` ticks pass)."""
+        for _ in range(limit):
+            result = self.box.tick(verbose=self.verbose)
+            if any("deployment" in line and " in " in line for line in result.lines):
+                for line in result.lines:
+                    click.echo(f"[{self.box.clock():%H:%M}]   kcistage tick> {line}")
+                return result
+            self.box.advance(minutes)
+        raise click.ClickException("the demo expected a deployment that never came")
+
+
+def script(box: Sandbox, t: Timeline) -> None:
+    """The story, told through real ticks."""
+    t.say("kcistage starts on a fresh server: staging is built from main for the first time")
+    t.tick()
+    box.advance(5)
+    t.tick()
+
+    box.advance(10)
+    t.say("JenySadadia (trusted) opens kernelci-pipeline#101: a pipeline config change")
+    box.open_pr("kernelci-pipeline", 101, "JenySadadia", {"config/pipeline.yaml": "jobs: {a: 1}\n"},
+                title="pipeline: add job a")
+    t.tick()
+    t.say("... the tool waits for the settle time and the throttle, then deploys partially:")
+    t.until_idle()
+    _steps(box)
+
+    box.advance(2)
+    t.say("newcomer 'octo-dev' (not trusted) opens kernelci-api#7")
+    sha7 = box.open_pr("kernelci-api", 7, "octo-dev", {"api/main.py": "app = 'v2'\n"},
+                       title="api: version 2")
+    t.tick()
+    _pr_line(box, "kernelci-api#7")
+    box.advance(3)
+    t.say("maintainer a-wai comments '@kcibot deploy' on kernelci-api#7")
+    box.comment("kernelci-api", 7, "a-wai", "Looks good.\n@kcibot deploy")
+    box.advance(1)
+    t.tick()
+    _pr_line(box, "kernelci-api#7")
+    t.until_idle()
+    _steps(box)
+
+    box.advance(31)
+    t.say("broonie (trusted) opens kernelci-api#8 whose api build takes a while; "
+          "he pushes again while it deploys")
+    box.open_pr("kernelci-api", 8, "broonie", {"api/models.py": "MODELS = [1]\n",
+                                              ".demo/slow-restart-api": "2.5\n"},
+                title="api: models")
+    box.advance(6)
+    pusher = threading.Thread(target=_push_later, args=(box, 1.5), daemon=True)
+    pusher.start()
+    t.until_idle()
+    pusher.join()
+    _steps(box)
+
+    box.advance(31)
+    t.say("a conflicting PR: broonie opens kernelci-api#9 editing the same line as #7")
+    box.open_pr("kernelci-api", 9, "broonie", {"api/main.py": "app = 'v3'\n"}, title="api: v3")
+    box.advance(6)
+    t.until_idle()
+    _pr_line(box, "kernelci-api#9")
+
+    box.advance(5)
+    t.say("admin nuclearcat comments '@kcibot trigger' on kernelci-pipeline#101: a full cycle "
+          "with the test kernel starts at the next tick, ignoring settle and throttle")
+    box.comment("kernelci-pipeline", 101, "nuclearcat", "@kcibot trigger")
+    box.advance(1)
+    t.tick()
+    _steps(box)
+
+    box.advance(31)
+    t.say("two trusted PRs arrive together; one of them breaks staging")
+    box.open_pr("kernelci-pipeline", 102, "JenySadadia", {"src/trigger.py": "TRIGGER = 2\n"},
+                title="trigger: v2")
+    box.open_pr("kernelci-pipeline", 103, "JenySadadia", {"BREAKS_STAGING": "oops\n"},
+                title="pipeline: broken")
+    box.advance(6)
+    t.until_idle()
+    t.say("the culprit search deploys 'last good + a prefix of the suspects', one per tick:")
+    for _ in range(4):
+        box.advance(1)
+        t.tick()
+    _pr_line(box, "kernelci-pipeline#103")
+    _ = sha7
+
+
+def _push_later(box: Sandbox, seconds: float) -> None:
+    """Push to kernelci-api#8 while its deployment runs."""
+    time.sleep(seconds)
+    box.push("kernelci-api", 8, {"api/models.py": "MODELS = [1, 2]\n"})
+    click.echo(f"[{box.clock():%H:%M}] {click.style('broonie pushes to kernelci-api#8', bold=True)}")
+
+
+def _steps(box: Sandbox) -> None:
+    """Print which steps the last deployment ran and skipped."""
+    last = box.state()["deployments"][-1]
+    ran = [s["name"] for s in last["steps"] if s["result"] != "skipped"]
+    skipped = [s["name"] for s in last["steps"] if s["result"] == "skipped"]
+    click.echo(f"          deployment {last['id']} ({last['cycle']}, {last['trigger']}): "
+               f"ran {', '.join(ran) or 'nothing'}; skipped {', '.join(skipped) or 'nothing'}")
+
+
+def _pr_line(box: Sandbox, key: str) -> None:
+    """Print what status says about one PR."""
+    pr = box.state()["prs"].get(key)
+    if pr:
+        click.echo(f"          status: {key} is {pr.get('state')}: {pr.get('reason')}")
+
+
+def run_demo(keep: Path | None = None, verbose: bool = False) -> int:
+    """Run the demo in a temporary folder (or `keep`), print the timeline, clean up."""
+    root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="kcistage-demo-"))
+    started = time.monotonic()
+    try:
+        with Sandbox(root) as box:
+            script(box, Timeline(box, verbose))
+            click.echo(f"\nDone in {time.monotonic() - started:.1f}s: "
+                       f"{len(box.state()['deployments'])} deployments, "
+                       f"{len(box.hub.requests)} requests to the GitHub stand-in.")
+    finally:
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+    if keep is not None:
+        click.echo(f"Sandbox kept in {root} (try: kcistage --config {root}/config.yaml status)")
+    return 0

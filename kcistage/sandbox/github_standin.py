@@ -1,0 +1,441 @@
+"""A GitHub REST stand-in on 127.0.0.1 for tests and the demo (stdlib HTTP server, one thread)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+# Legacy "permission" values GitHub reports for each role (role_name keeps the real one).
+_LEGACY = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read", "read": "read"}
+_ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
+    (verb, name, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", name) + "$"))
+    for verb, name in [
+        ("GET", "/user"), ("GET", "/rate_limit"), ("GET", "/repos/{o}/{r}"),
+        ("GET", "/repos/{o}/{r}/pulls"), ("GET", "/repos/{o}/{r}/pulls/{n}"),
+        ("GET", "/repos/{o}/{r}/issues/comments"), ("GET", "/repos/{o}/{r}/issues/{n}/comments"),
+        ("POST", "/repos/{o}/{r}/issues/{n}/comments"), ("PATCH", "/repos/{o}/{r}/issues/comments/{id}"),
+        ("POST", "/repos/{o}/{r}/issues/comments/{id}/reactions"),
+        ("POST", "/repos/{o}/{r}/statuses/{sha}"),
+        ("GET", "/repos/{o}/{r}/collaborators/{login}/permission"),
+    ]
+]
+
+
+class _Reply(Exception):
+    """An HTTP answer other than 200, raised from deep inside a route."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None):
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+def _stamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _user(login: str) -> dict[str, Any]:
+    return {"login": login, "id": abs(hash(login)) % 10**7, "type": "User",
+            "url": f"/users/{login}", "html_url": f"https://github.com/{login}"}
+
+
+class FakeGitHub:
+    """The REST subset kcistage uses, with ETags, Link pagination, rate-limit headers and faults."""
+
+    def __init__(self, token: str = "test-token", clock: Callable[[], datetime] | None = None,
+                 rate_limit: int = 5000, login: str = "kcibot"):
+        self.token, self.login, self.rate_limit = token, login, rate_limit
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.url = ""
+        self.requests: list[dict[str, Any]] = []
+        self.statuses: dict[str, list[dict[str, Any]]] = {}
+        self._repos: dict[str, dict[str, Any]] = {}
+        self._comments: dict[int, dict[str, Any]] = {}  # id -> {"repo", "number", "author", ...}
+        self._reactions: dict[int, list[tuple[str, str]]] = {}
+        self._used = 0
+        self._next_id = 1000
+        self._faults: list[tuple[str, Any]] = []
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> str:
+        """Listen on a free 127.0.0.1 port in a daemon thread; returns the base URL."""
+        handler = type("Handler", (_Handler,), {"hub": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        return self.url
+
+    def stop(self) -> None:
+        """Stop listening."""
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeGitHub:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- data -------------------------------------------------------------------------------
+    def add_repo(self, full_name: str, default_branch: str = "main") -> None:
+        """Create an empty repository."""
+        with self._lock:
+            self._repos[full_name] = {"default_branch": default_branch, "prs": {}, "perms": {},
+                                      "base_sha": hashlib.sha1(full_name.encode()).hexdigest()}
+
+    def add_pr(self, full_name: str, number: int, author: str, sha: str, base: str = "main",
+               draft: bool = False, labels: tuple[str, ...] | list[str] = (), title: str = "") -> None:
+        """Open a pull request."""
+        now = _stamp(self.clock())
+        with self._lock:
+            self._repo(full_name)["prs"][number] = {
+                "number": number, "author": author, "sha": sha, "base": base, "draft": draft,
+                "labels": list(labels), "title": title or f"PR {number}", "state": "open",
+                "created_at": now, "updated_at": now, "ref": f"{author}/branch-{number}"}
+
+    def push_pr(self, full_name: str, number: int, sha: str) -> None:
+        """A new head commit on a pull request."""
+        self.update_pr(full_name, number, sha=sha)
+
+    def update_pr(self, full_name: str, number: int, **fields: Any) -> None:
+        """Change draft, labels, state, base, title or sha of a pull request."""
+        with self._lock:
+            pr = self._repo(full_name)["prs"][number]
+            for key, value in fields.items():
+                if key not in ("draft", "labels", "state", "base", "title", "sha"):
+                    raise KeyError(key)
+                pr[key] = list(value) if key == "labels" else value
+            pr["updated_at"] = _stamp(self.clock())
+
+    def add_comment(self, full_name: str, number: int, author: str, body: str,
+                    created_at: datetime | None = None) -> int:
+        """Comment on an issue or PR; returns the comment id."""
+        when = _stamp(created_at or self.clock())
+        with self._lock:
+            self._repo(full_name)
+            self._next_id += 1
+            self._comments[self._next_id] = {"repo": full_name, "number": number, "author": author,
+                                             "body": body, "created_at": when, "updated_at": when}
+            return self._next_id
+
+    def edit_comment(self, full_name: str, comment_id: int, body: str) -> None:
+        """Edit a comment (its updated_at moves)."""
+        with self._lock:
+            self._comments[comment_id].update(body=body, updated_at=_stamp(self.clock()))
+
+    def set_permission(self, full_name: str, login: str, permission: str,
+                       role_name: str | None = None) -> None:
+        """Make `login` a collaborator with this role (maintain/triage map as on GitHub)."""
+        with self._lock:
+            self._repo(full_name)["perms"][login.lower()] = (
+                login, _LEGACY.get(permission, permission), role_name or permission)
+
+    # -- inspection -------------------------------------------------------------------------
+    def counts(self) -> dict[str, Any]:
+        """Requests seen, rate-limit points spent, and requests per route."""
+        with self._lock:
+            by_route: dict[str, int] = {}
+            for entry in self.requests:
+                by_route[entry["route"]] = by_route.get(entry["route"], 0) + 1
+            return {"requests": len(self.requests),
+                    "counted": sum(1 for e in self.requests if e["counted"]), "by_route": by_route}
+
+    def reset_log(self) -> None:
+        """Forget the request log (data and rate-limit usage stay)."""
+        with self._lock:
+            self.requests.clear()
+
+    def comments(self, full_name: str, number: int) -> list[dict[str, Any]]:
+        """The comments of an issue/PR as GitHub would list them."""
+        with self._lock:
+            return [self._comment_json(cid) for cid, c in sorted(self._comments.items())
+                    if c["repo"] == full_name and c["number"] == number]
+
+    def reactions(self, comment_id: int) -> list[str]:
+        """The reaction contents on a comment."""
+        with self._lock:
+            return [content for _, content in self._reactions.get(comment_id, [])]
+
+    # -- faults -----------------------------------------------------------------------------
+    def fail_next(self, n: int, status: int = 502) -> None:
+        """The next n requests fail with `status` (0: the connection is dropped unanswered)."""
+        with self._lock:
+            self._faults += [("fail", status)] * n
+
+    def rate_limit_next(self, n: int = 1, status: int = 403, reset_in: int = 60,
+                        retry_after: int | None = None) -> None:
+        """The next n requests are rate-limited (403 remaining 0 + reset, or with retry-after)."""
+        with self._lock:
+            self._faults += [("limit", (status, reset_in, retry_after))] * n
+
+    def slow_next(self, n: int, seconds: float) -> None:
+        """The next n requests wait `seconds` before answering."""
+        with self._lock:
+            self._faults += [("slow", seconds)] * n
+
+    # -- serving ----------------------------------------------------------------------------
+    def _repo(self, full_name: str) -> dict[str, Any]:
+        if full_name not in self._repos:
+            raise _Reply(404, {"message": "Not Found"})
+        return self._repos[full_name]
+
+    def _rate_headers(self) -> dict[str, str]:
+        reset = int(self.clock().timestamp()) + 3600
+        return {"x-ratelimit-limit": str(self.rate_limit), "x-ratelimit-used": str(self._used),
+                "x-ratelimit-remaining": str(max(self.rate_limit - self._used, 0)),
+                "x-ratelimit-reset": str(reset), "x-ratelimit-resource": "core"}
+
+    def handle(self, verb: str, target: str, headers: dict[str, str],
+               body: bytes) -> tuple[int, dict[str, str], bytes | None]:
+        """Answer one request: (status, headers, body or None to drop the connection)."""
+        parts = urlsplit(target)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        route = next((f"{v} {name}" for v, name, rx in _ROUTES
+                      if v == verb and rx.match(parts.path)), f"{verb} ?")
+        entry = {"method": verb, "path": parts.path, "query": query, "route": route,
+                 "status": 0, "counted": False}
+        with self._lock:
+            self.requests.append(entry)
+            fault = self._faults.pop(0) if self._faults else None
+        if fault and fault[0] == "slow":
+            time.sleep(fault[1])
+            fault = None
+        status, out_headers, payload = self._answer(verb, parts.path, query, headers, body,
+                                                    fault, entry)
+        entry["status"] = status
+        return status, out_headers, payload
+
+    def _answer(self, verb: str, path: str, query: dict[str, str], headers: dict[str, str],
+                body: bytes, fault: tuple[str, Any] | None,
+                entry: dict[str, Any]) -> tuple[int, dict[str, str], bytes | None]:
+        if fault and fault[0] == "fail":
+            if fault[1] == 0:
+                return 0, {}, None
+            return fault[1], {}, json.dumps({"message": "Server Error"}).encode()
+        auth = headers.get("authorization", "").split(" ", 1)
+        if len(auth) != 2 or auth[0].lower() not in ("token", "bearer") or auth[1] != self.token:
+            return 401, {}, json.dumps({"message": "Bad credentials"}).encode()
+        with self._lock:
+            rate = self._rate_headers()
+            if fault and fault[0] == "limit":
+                status, reset_in, retry_after = fault[1]
+                rate["x-ratelimit-reset"] = str(int(self.clock().timestamp()) + reset_in)
+                if retry_after is not None:
+                    rate["retry-after"] = str(retry_after)
+                    msg = "You have exceeded a secondary rate limit."
+                else:
+                    rate["x-ratelimit-remaining"] = "0"
+                    msg = "API rate limit exceeded for user."
+                return status, rate, json.dumps({"message": msg}).encode()
+            if self._used >= self.rate_limit:
+                return 403, rate, json.dumps({"message": "API rate limit exceeded for user."}).encode()
+            try:
+                status, data, extra = self._route(verb, path, query, body)
+            except _Reply as reply:
+                status, data, extra = reply.status, reply.body, reply.headers
+            payload = json.dumps(data, sort_keys=True).encode()
+            out = {**rate, **extra}
+            if verb == "GET" and status == 200:
+                etag = 'W/"' + hashlib.sha256(payload).hexdigest()[:40] + '"'
+                out["etag"] = etag
+                wanted = [t.strip().removeprefix("W/") for t in
+                          headers.get("if-none-match", "").split(",")]
+                if etag.removeprefix("W/") in wanted:
+                    return 304, out, b""
+            self._used += 1
+            entry["counted"] = True
+            out.update(self._rate_headers())
+            return status, out, payload
+
+    def _route(self, verb: str, path: str, query: dict[str, str],
+               body: bytes) -> tuple[int, Any, dict[str, str]]:
+        for v, name, rx in _ROUTES:
+            m = rx.match(path)
+            if v == verb and m:
+                args = m.groupdict()
+                full = f"{args.pop('o', '')}/{args.pop('r', '')}"
+                data = json.loads(body) if body else {}
+                return getattr(self, f"_{verb.lower()}_" + re.sub(r"\W+", "_", name).strip("_").replace(
+                    "repos_o_r", "repo"))(full, query, data, **args)
+        raise _Reply(404, {"message": "Not Found"})
+
+    def _page(self, items: list[Any], path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        per_page = min(max(int(query.get("per_page", 30)), 1), 100)
+        page = max(int(query.get("page", 1)), 1)
+        last = max((len(items) + per_page - 1) // per_page, 1)
+        links = []
+        for rel, num in (("prev", page - 1), ("next", page + 1), ("last", last), ("first", 1)):
+            if 1 <= num <= last and not (rel in ("last", "first") and num == page):
+                url = f"{self.url}{path}?{urlencode({**query, 'page': num})}"
+                links.append(f'<{url}>; rel="{rel}"')
+        extra = {"link": ", ".join(links)} if links else {}
+        return 200, items[(page - 1) * per_page: page * per_page], extra
+
+    def _pr_json(self, full: str, pr: dict[str, Any]) -> dict[str, Any]:
+        base_url = f"{self.url}/repos/{full}"
+        html = f"https://github.com/{full}/pull/{pr['number']}"
+        repo = self._repo_json(full)
+        return {
+            "id": pr["number"] + 10**6, "node_id": f"PR_{pr['number']}", "number": pr["number"],
+            "state": pr["state"], "locked": False, "title": pr["title"], "body": "",
+            "user": _user(pr["author"]), "draft": pr["draft"], "author_association": "CONTRIBUTOR",
+            "labels": [{"id": i + 1, "name": name, "color": "ededed", "default": False}
+                       for i, name in enumerate(pr["labels"])],
+            "head": {"ref": pr["ref"], "sha": pr["sha"], "label": f"{pr['author']}:{pr['ref']}",
+                     "user": _user(pr["author"]), "repo": repo},
+            "base": {"ref": pr["base"], "sha": self._repos[full]["base_sha"],
+                     "label": f"{full.split('/')[0]}:{pr['base']}", "repo": repo},
+            "created_at": pr["created_at"], "updated_at": pr["updated_at"],
+            "closed_at": None, "merged_at": None, "merge_commit_sha": None,
+            "url": f"{base_url}/pulls/{pr['number']}", "html_url": html,
+            "issue_url": f"{base_url}/issues/{pr['number']}",
+            "comments_url": f"{base_url}/issues/{pr['number']}/comments",
+            "statuses_url": f"{base_url}/statuses/{pr['sha']}",
+        }
+
+    def _repo_json(self, full: str) -> dict[str, Any]:
+        owner, name = full.split("/", 1)
+        return {"id": abs(hash(full)) % 10**7, "name": name, "full_name": full, "private": False,
+                "owner": _user(owner), "default_branch": self._repo(full)["default_branch"],
+                "url": f"{self.url}/repos/{full}", "html_url": f"https://github.com/{full}"}
+
+    def _comment_json(self, cid: int) -> dict[str, Any]:
+        c = self._comments[cid]
+        base = f"{self.url}/repos/{c['repo']}"
+        return {"id": cid, "node_id": f"IC_{cid}", "body": c["body"], "user": _user(c["author"]),
+                "created_at": c["created_at"], "updated_at": c["updated_at"],
+                "author_association": "NONE", "url": f"{base}/issues/comments/{cid}",
+                "issue_url": f"{base}/issues/{c['number']}",
+                "html_url": f"https://github.com/{c['repo']}/pull/{c['number']}#issuecomment-{cid}"}
+
+    # -- routes (named after the route pattern) ---------------------------------------------
+    def _get_user(self, full: str, query: dict[str, str], data: Any) -> tuple[int, Any, dict[str, str]]:
+        return 200, _user(self.login), {}
+
+    def _get_rate_limit(self, full: str, query: dict[str, str], data: Any) -> tuple[int, Any, dict[str, str]]:
+        core = {"limit": self.rate_limit, "used": self._used,
+                "remaining": self.rate_limit - self._used,
+                "reset": int(self.clock().timestamp()) + 3600}
+        return 200, {"resources": {"core": core}, "rate": core}, {}
+
+    def _get_repo(self, full: str, query: dict[str, str], data: Any) -> tuple[int, Any, dict[str, str]]:
+        return 200, self._repo_json(full), {}
+
+    def _get_repo_pulls(self, full: str, query: dict[str, str], data: Any) -> tuple[int, Any, dict[str, str]]:
+        state = query.get("state", "open")
+        prs = [pr for pr in self._repo(full)["prs"].values() if state in ("all", pr["state"])]
+        key = "updated_at" if query.get("sort") == "updated" else "created_at"
+        prs.sort(key=lambda p: (p[key], p["number"]), reverse=query.get("direction", "desc") == "desc")
+        return self._page([self._pr_json(full, pr) for pr in prs], f"/repos/{full}/pulls", query)
+
+    def _get_repo_pulls_n(self, full: str, query: dict[str, str], data: Any,
+                        n: str) -> tuple[int, Any, dict[str, str]]:
+        pr = self._repo(full)["prs"].get(int(n))
+        if pr is None:
+            raise _Reply(404, {"message": "Not Found"})
+        return 200, self._pr_json(full, pr), {}
+
+    def _get_repo_issues_comments(self, full: str, query: dict[str, str],
+                                data: Any) -> tuple[int, Any, dict[str, str]]:
+        self._repo(full)
+        since = query.get("since", "")
+        key = "updated_at" if query.get("sort") == "updated" else "created_at"
+        found = sorted((c[key], cid) for cid, c in self._comments.items()
+                       if c["repo"] == full and c["updated_at"] >= since)
+        if query.get("direction", "asc") == "desc":
+            found.reverse()
+        return self._page([self._comment_json(cid) for _, cid in found],
+                          f"/repos/{full}/issues/comments", query)
+
+    def _get_repo_issues_n_comments(self, full: str, query: dict[str, str], data: Any,
+                                    n: str) -> tuple[int, Any, dict[str, str]]:
+        self._repo(full)
+        return self._page(self.comments(full, int(n)), f"/repos/{full}/issues/{n}/comments", query)
+
+    def _post_repo_issues_n_comments(self, full: str, query: dict[str, str], data: Any,
+                                     n: str) -> tuple[int, Any, dict[str, str]]:
+        self._repo(full)
+        return 201, self._comment_json(self.add_comment(full, int(n), self.login, data["body"])), {}
+
+    def _patch_repo_issues_comments_id(self, full: str, query: dict[str, str], data: Any,
+                                   id: str) -> tuple[int, Any, dict[str, str]]:
+        c = self._comments.get(int(id))
+        if c is None or c["repo"] != full:
+            raise _Reply(404, {"message": "Not Found"})
+        self.edit_comment(full, int(id), data["body"])
+        return 200, self._comment_json(int(id)), {}
+
+    def _post_repo_issues_comments_id_reactions(self, full: str, query: dict[str, str], data: Any,
+                                             id: str) -> tuple[int, Any, dict[str, str]]:
+        if int(id) not in self._comments:
+            raise _Reply(404, {"message": "Not Found"})
+        mine = (self.login, data.get("content", ""))
+        existing = self._reactions.setdefault(int(id), [])
+        status = 200 if mine in existing else 201
+        if status == 201:
+            existing.append(mine)
+        return status, {"id": len(existing), "content": mine[1], "user": _user(self.login),
+                        "created_at": _stamp(self.clock())}, {}
+
+    def _post_repo_statuses_sha(self, full: str, query: dict[str, str], data: Any,
+                             sha: str) -> tuple[int, Any, dict[str, str]]:
+        self._repo(full)
+        if data.get("state") not in ("error", "failure", "pending", "success") or \
+                len(data.get("description") or "") > 140:
+            raise _Reply(422, {"message": "Validation Failed"})
+        status = {"state": data["state"], "description": data.get("description"),
+                  "context": data.get("context", "default"), "target_url": data.get("target_url"),
+                  "creator": _user(self.login), "created_at": _stamp(self.clock())}
+        self.statuses.setdefault(sha, []).append(status)
+        return 201, {"id": len(self.statuses[sha]), "url": f"{self.url}/repos/{full}/statuses/{sha}",
+                     **status}, {}
+
+    def _get_repo_collaborators_login_permission(self, full: str, query: dict[str, str], data: Any,
+                                               login: str) -> tuple[int, Any, dict[str, str]]:
+        perm = self._repo(full)["perms"].get(login.lower())
+        if perm is None:
+            raise _Reply(404, {"message": f"{login} is not a user"})
+        return 200, {"permission": perm[1], "role_name": perm[2], "user": _user(perm[0])}, {}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Glue from http.server to FakeGitHub.handle."""
+
+    hub: FakeGitHub
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, out, payload = self.hub.handle(self.command, self.path, headers, body)
+        if payload is None:
+            self.close_connection = True
+            return
+        self.send_response(status)
+        for key, value in out.items():
+            self.send_header(key, value)
+        if status != 304:
+            self.send_header("content-type", "application/json; charset=utf-8")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass

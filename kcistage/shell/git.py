@@ -1,0 +1,294 @@
+"""The only module that runs git for deployments: checkouts, staging builds, diffs, push."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kcistage.core.model import is_sha
+from kcistage.core.settings import Repo
+from kcistage.errors import KcistageError, ServiceError
+
+# Network operations (fetch, ls-remote, push) may take a while on a first clone; local ones not.
+NETWORK_TIMEOUT = 1800.0
+LOCAL_TIMEOUT = 600.0
+
+BOT_NAME = "kcistage"
+BOT_EMAIL = "kcistage@localhost"
+
+# Never inherited by git: tokens must not reach remotes, helpers or logs.
+HIDDEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_ENTERPRISE_TOKEN", "GH_ENTERPRISE_TOKEN")
+
+# Hardening for every git call: no hooks, no signing prompts, no ext:: transport.
+_HARDEN = ("-c", "core.hooksPath=/dev/null", "-c", "commit.gpgSign=false",
+           "-c", "protocol.ext.allow=never", "-c", "core.fsmonitor=false",
+           "-c", "merge.autoStash=false", "-c", "rerere.enabled=false")
+
+_REF_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$")
+_REPO_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+_USERINFO = re.compile(r"://[^/@\s]+@")
+
+
+class GitError(KcistageError):
+    """A local git operation failed (not a merge conflict, not the network)."""
+
+
+@dataclass(frozen=True)
+class Build:
+    """The result of building a staging branch."""
+
+    head: str  # HEAD sha of the staging branch built
+    merged: list[tuple[int, str]]  # (number, sha) merged, ascending
+    left_out: list[tuple[int, str, str]]  # (number, sha, reason): "conflict" | "head moved"
+
+
+class _Failed(Exception):
+    """A git command exited non-zero (internal; mapped to the public errors by callers)."""
+
+    def __init__(self, returncode: int, stderr: str):
+        super().__init__(stderr)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+def _tail(text: str, lines: int = 5) -> str:
+    """The last few non-empty lines of git's stderr, credentials in URLs masked."""
+    kept = [line for line in text.strip().splitlines() if line.strip()][-lines:]
+    return _USERINFO.sub("://***@", " | ".join(kept))
+
+
+def _check_sha(sha: str, what: str) -> str:
+    """`sha` if it is a full lowercase commit id, else GitError naming `what`."""
+    if not isinstance(sha, str) or not is_sha(sha):
+        raise GitError(f"{what}: {sha!r} is not a 40-hex commit sha")
+    return sha
+
+
+def _check_number(number: object, what: str) -> int:
+    """`number` as a positive int, else GitError."""
+    if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
+        raise GitError(f"{what}: PR number {number!r} is not a positive integer")
+    return number
+
+
+def _check_repo(repo: Repo) -> None:
+    """Refuse names that could escape the workdir or be read as options/refspecs."""
+    if not _REPO_NAME.match(repo.name) or repo.name in (".", ".."):
+        raise GitError(f"repo name {repo.name!r} is not a safe folder name")
+    for what, ref in (("base", repo.base), ("staging_branch", repo.staging_branch)):
+        if not _REF_NAME.match(ref) or ".." in ref or ref.endswith((".lock", "/", ".")):
+            raise GitError(f"{repo.name}: {what} {ref!r} is not a valid branch name")
+    if not repo.url:
+        raise GitError(f"{repo.name}: no fetch url")
+
+
+class Git:
+    """Runs git for deployments in persistent checkouts under `workdir / "repos"`."""
+
+    def __init__(self, workdir: Path, hide_env: Sequence[str] = ()):
+        """`hide_env` names extra variables (e.g. the configured token_env) kept from git."""
+        self.workdir = Path(workdir)
+        self.hidden = set(HIDDEN_ENV) | set(hide_env)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _env(self) -> dict[str, str]:
+        """The environment for git: no tokens, no prompts, a fixed bot identity, C locale."""
+        env = {k: v for k, v in os.environ.items() if k not in self.hidden}
+        env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="", LC_ALL="C",
+                   GIT_EDITOR=":", GIT_MERGE_AUTOEDIT="no",
+                   GIT_AUTHOR_NAME=BOT_NAME, GIT_AUTHOR_EMAIL=BOT_EMAIL,
+                   GIT_COMMITTER_NAME=BOT_NAME, GIT_COMMITTER_EMAIL=BOT_EMAIL)
+        for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY"):
+            env.pop(name, None)
+        return env
+
+    def _run(self, args: Sequence[str], cwd: Path | None, *, input: str | None = None,
+             timeout: float = LOCAL_TIMEOUT) -> str:
+        """Run `git <args>` and return stdout; raise _Failed on a non-zero exit or timeout."""
+        try:
+            proc = subprocess.run(["git", *_HARDEN, *args], cwd=cwd, input=input,
+                                  capture_output=True, text=True, errors="replace",
+                                  env=self._env(), timeout=timeout, check=False,
+                                  stdin=None if input is not None else subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise _Failed(-1, f"git {args[0]} timed out after {timeout:.0f}s") from None
+        except OSError as exc:
+            raise GitError(f"cannot run git: {exc}") from None
+        if proc.returncode != 0:
+            raise _Failed(proc.returncode, proc.stderr)
+        return proc.stdout
+
+    def _local(self, repo: Repo, *args: str, input: str | None = None) -> str:
+        """Run a local git command in the repo's checkout; GitError on failure."""
+        try:
+            return self._run(args, self.checkout_dir(repo), input=input)
+        except _Failed as exc:
+            raise GitError(f"{repo.name}: git {args[0]} failed: {_tail(exc.stderr)}") from None
+
+    def _ensure_checkout(self, repo: Repo) -> Path:
+        """The repo's checkout, created empty (`git init`) on first use; no remote is stored."""
+        path = self.checkout_dir(repo)
+        if not (path / ".git").is_dir():
+            path.mkdir(parents=True, exist_ok=True)
+            self._local(repo, "init", "-q")
+        return path
+
+    def _missing(self, repo: Repo, shas: Sequence[str]) -> set[str]:
+        """Which of `shas` are not commits in the checkout (one cat-file call)."""
+        if not shas:
+            return set()
+        out = self._local(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+                          input="".join(f"{sha}^{{commit}}\n" for sha in shas))
+        found = {line.split()[0] for line in out.splitlines() if line.endswith(" commit")}
+        return {sha for sha in shas if sha not in found}
+
+    def _fetch(self, repo: Repo, refspecs: Sequence[str]) -> None:
+        """One `git fetch` of `refspecs` from the repo's url; _Failed on failure."""
+        self._run(["fetch", "-q", "--no-tags", "--no-write-fetch-head", "--", repo.url,
+                   *refspecs], self.checkout_dir(repo), timeout=NETWORK_TIMEOUT)
+
+    def _service_error(self, repo: Repo, action: str, exc: _Failed) -> ServiceError:
+        """A ServiceError naming the repo (never its url) with git's masked stderr tail."""
+        detail = _tail(exc.stderr.replace(repo.url, "<url>"))
+        return ServiceError(f"{repo.name}: git {action} failed: {detail}")
+
+    # -- public -----------------------------------------------------------------------------
+
+    def checkout_dir(self, repo: Repo) -> Path:
+        """Where the repo's staging checkout lives: workdir / "repos" / repo.name."""
+        return self.workdir / "repos" / repo.name
+
+    def remote_head(self, repo: Repo) -> str:
+        """The sha of the base branch on the remote; ServiceError if unreachable or missing."""
+        _check_repo(repo)
+        ref = f"refs/heads/{repo.base}"
+        try:
+            out = self._run(["ls-remote", "--", repo.url, ref], None, timeout=NETWORK_TIMEOUT)
+        except _Failed as exc:
+            raise self._service_error(repo, "ls-remote", exc) from None
+        for line in out.splitlines():
+            sha, _, name = line.partition("\t")
+            if name == ref and is_sha(sha):
+                return sha
+        raise ServiceError(f"{repo.name}: branch {repo.base!r} not found on the remote")
+
+    def build(self, repo: Repo, base_sha: str, prs: Sequence[tuple[int, str]]) -> Build:
+        """Reset the staging branch to base_sha and merge each PR at its decided sha."""
+        _check_repo(repo)
+        _check_sha(base_sha, f"{repo.name} base")
+        wanted = sorted((_check_number(n, repo.name), _check_sha(s, f"{repo.name}#{n}"))
+                        for n, s in prs)
+        self._ensure_checkout(repo)
+        absent = self._fetch_needed(repo, base_sha, wanted)
+        if base_sha in absent:
+            # Most likely the base was force-pushed since the decision: the next tick re-decides.
+            raise ServiceError(f"{repo.name}: base commit {base_sha} not found on the remote")
+
+        branch = repo.staging_branch
+        self._local(repo, "checkout", "-q", "-f", "-B", branch, base_sha, "--")
+        self._local(repo, "reset", "-q", "--hard", base_sha, "--")  # also drops merge state
+        self._local(repo, "clean", "-q", "-f", "-d", "-x")
+
+        merged: list[tuple[int, str]] = []
+        left_out: list[tuple[int, str, str]] = []
+        for number, sha in wanted:
+            if sha in absent:
+                left_out.append((number, sha, "head moved"))
+            elif self._merge(repo, number, sha):
+                merged.append((number, sha))
+            else:
+                left_out.append((number, sha, "conflict"))
+        head = self._local(repo, "rev-parse", "--verify", "HEAD").strip()
+        return Build(head=head, merged=merged, left_out=left_out)
+
+    def _fetch_needed(self, repo: Repo, base_sha: str,
+                      wanted: Sequence[tuple[int, str]]) -> set[str]:
+        """Fetch whatever commits are not in the checkout yet; return those still missing."""
+        missing = self._missing(repo, [base_sha, *(sha for _, sha in wanted)])
+        if not missing:
+            return missing  # a rebuild with known commits needs no network at all
+        refspecs = []
+        if base_sha in missing:
+            refspecs.append(f"+refs/heads/{repo.base}:refs/kcistage/base")
+        refspecs += [f"+refs/pull/{n}/head:refs/kcistage/pull/{n}"
+                     for n, sha in wanted if sha in missing]
+        try:
+            self._fetch(repo, refspecs)
+        except _Failed:
+            # One vanished PR ref fails the whole fetch: retry with the refs that exist
+            # (ls-remote also tells an unreachable remote from a missing ref).
+            try:
+                listing = self._run(["ls-remote", "--", repo.url], None,
+                                    timeout=NETWORK_TIMEOUT)
+            except _Failed as exc:
+                raise self._service_error(repo, "ls-remote", exc) from None
+            names = {line.partition("\t")[2] for line in listing.splitlines()}
+            present = [spec for spec in refspecs if spec[1:].split(":")[0] in names]
+            if present:
+                try:
+                    self._fetch(repo, present)
+                except _Failed as exc:
+                    raise self._service_error(repo, "fetch", exc) from None
+        missing = self._missing(repo, sorted(missing))
+        # A ref that moved on may no longer contain the decided commit: ask for it by sha.
+        for sha in sorted(missing):
+            try:
+                self._fetch(repo, [sha])
+            except _Failed:
+                continue
+        return self._missing(repo, sorted(missing))
+
+    def _merge(self, repo: Repo, number: int, sha: str) -> bool:
+        """Merge one PR commit into HEAD; False (tree restored) on a conflict."""
+        message = f"Merge PR #{number} ({sha[:12]})"
+        try:
+            self._run(["merge", "-q", "--no-ff", "--no-edit", "-m", message, "--", sha],
+                      self.checkout_dir(repo))
+            return True
+        except _Failed as exc:
+            in_merge = self._run_ok(repo, "rev-parse", "-q", "--verify", "MERGE_HEAD")
+            if in_merge:
+                self._local(repo, "merge", "--abort")
+                return False
+            if "unrelated histories" in exc.stderr:
+                self._local(repo, "reset", "-q", "--hard", "HEAD", "--")
+                return False
+            raise GitError(f"{repo.name}: merging #{number} failed: {_tail(exc.stderr)}") \
+                from None
+
+    def _run_ok(self, repo: Repo, *args: str) -> bool:
+        """True if a local git command succeeds."""
+        try:
+            self._run(args, self.checkout_dir(repo))
+            return True
+        except _Failed:
+            return False
+
+    def changed_files(self, repo: Repo, old: str | None, new: str) -> list[str] | None:
+        """Files changed between two staging heads; None when old is None or not in the checkout."""
+        if old is None:
+            return None
+        _check_repo(repo)
+        _check_sha(old, f"{repo.name} old head")
+        _check_sha(new, f"{repo.name} new head")
+        if not (self.checkout_dir(repo) / ".git").is_dir() or self._missing(repo, [old, new]):
+            return None
+        out = self._local(repo, "diff", "--name-only", "-z", "--no-renames", old, new, "--")
+        return sorted(name for name in out.split("\0") if name)
+
+    def push(self, repo: Repo) -> None:
+        """Force-push the staging branch to the repo's url, only when `repo.push` is set."""
+        if not repo.push:
+            return
+        _check_repo(repo)
+        ref = f"refs/heads/{repo.staging_branch}"
+        try:
+            self._run(["push", "-q", "--force", "--no-verify", "--", repo.url, f"+{ref}:{ref}"],
+                      self.checkout_dir(repo), timeout=NETWORK_TIMEOUT)
+        except _Failed as exc:
+            raise self._service_error(repo, "push", exc) from None

@@ -1,0 +1,349 @@
+"""GitHub through PyGithub: cheap conditional polling, comments, reactions, statuses, permissions.
+
+Every request goes through ``Requester.requestJson`` so this module alone decides about ETags,
+retries, pacing and rate limits (PyGithub's own retry and sleeping are switched off).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from github import Auth, Github
+from github.Requester import Requester
+
+from kcistage.core.model import Comment, PullRequest, format_time, is_sha, parse_time
+from kcistage.core.settings import GitHubSettings, Repo
+from kcistage.errors import AuthError, ConfigError, RateLimited, ServiceError
+
+MARKER = "<!-- kcistage"  # hidden in every comment the tool writes; such comments are never commands
+SEEN_MAX = 2000  # comment ids remembered (only recent ones can come back through `since`)
+EDIT_LAG = timedelta(minutes=10)  # how late GitHub may list a new comment; older ones are edits
+PER_PAGE = 100
+MAX_PAGES = 50
+ROLES = ("admin", "maintain", "write", "triage", "read")
+_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+
+
+@dataclass(frozen=True)
+class Poll:
+    """What one poll saw: open PRs per repo, new comments, and its HTTP cost."""
+
+    prs: dict[str, list[PullRequest]]
+    comments: list[Comment]
+    requests: int
+
+
+def _gh_time(value: datetime) -> str:
+    """GitHub's `2026-01-01T12:00:00Z` form (for `since`)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _next_link(headers: dict[str, Any]) -> str | None:
+    match = _NEXT.search(headers.get("link", "") or "")
+    return match.group(1) if match else None
+
+
+class GitHub:
+    """The GitHub client kcistage uses; `cache` is the state file's "github" section, kept in place."""
+
+    def __init__(self, settings: GitHubSettings, token: str, cache: dict, clock: Callable[[], datetime],
+                 pace: float = 1.0, retries: int = 3, backoff: float = 0.5, timeout: float = 15.0):
+        self.settings, self.cache, self.clock = settings, cache, clock
+        self.pace, self.retries, self.backoff = pace, retries, backoff
+        self._api = settings.api_url.rstrip("/")
+        gh = Github(auth=Auth.Token(token), base_url=self._api, timeout=max(1, math.ceil(timeout)),
+                    retry=None, seconds_between_requests=None, seconds_between_writes=None,
+                    per_page=PER_PAGE)
+        # Github() insists on whole seconds; its Requester takes any number (tests use 0.2 s).
+        self._requester = Requester(**{**gh.requester.kwargs, "timeout": timeout})
+        self._count = 0  # HTTP requests sent (attempts included)
+        self._last_write = float("-inf")
+
+    # -- polling ----------------------------------------------------------------------------
+    def poll(self, repos: Sequence[Repo]) -> Poll:
+        """Open PRs of every repo and the comments not returned before; the cache changes only on success."""
+        self._check_limited()
+        start, now = self._count, self.clock()
+        work = copy.deepcopy(self.cache)
+        prs: dict[str, list[PullRequest]] = {}
+        comments: list[Comment] = []
+        for repo in repos:
+            # Comments before pulls: a PR commented on is then surely in the list fetched after.
+            raw = self._comment_items(repo, work, now)
+            prs[repo.name] = self._pulls(repo, work)
+            comments += self._new_comments(repo, work, raw, {pr.number for pr in prs[repo.name]})
+        until = work.get("rate_limited_until")
+        if until and parse_time(until) <= now:
+            work.pop("rate_limited_until")
+        self.cache.clear()
+        self.cache.update(work)
+        comments.sort(key=lambda c: (c.created_at, c.id))
+        return Poll(prs=prs, comments=comments, requests=self._count - start)
+
+    def _pulls(self, repo: Repo, work: dict) -> list[PullRequest]:
+        """All pages of the open pull list; each page conditional on its cached ETag."""
+        old = work.setdefault("pulls", {}).get(repo.github, {}).get("pages", [])
+        what = f"the pull requests of {repo.github}"
+        url: str | None = f"/repos/{repo.github}/pulls"
+        params: dict[str, Any] | None = {"state": "open", "sort": "created", "direction": "asc",
+                                          "per_page": PER_PAGE}
+        pages: list[dict[str, Any]] = []
+        while url and len(pages) < MAX_PAGES:
+            cached = old[len(pages)] if len(pages) < len(old) else None
+            status, headers, data = self._call("GET", url, what, params,
+                                               etag=cached["etag"] if cached else None)
+            if status == 304 and cached:
+                page = cached
+            elif status == 200 and isinstance(data, list):
+                page = {"etag": headers.get("etag"), "next": _next_link(headers),
+                        "prs": [self._pr(repo, item).to_json() for item in data]}
+            else:
+                raise self._unexpected(status, what, data, repo)
+            pages.append(page)
+            url, params = page["next"], None
+        work["pulls"][repo.github] = {"pages": pages}
+        found: dict[int, PullRequest] = {}
+        for page in pages:
+            for item in page["prs"]:
+                found.setdefault(item["number"], PullRequest.from_json({**item, "repo": repo.name}))
+        return [found[n] for n in sorted(found)]
+
+    def _pr(self, repo: Repo, item: dict[str, Any]) -> PullRequest:
+        updated = item.get("updated_at") or ""
+        return PullRequest(
+            repo=repo.name, number=int(item["number"]), author=item["user"]["login"],
+            sha=item["head"]["sha"], base=item["base"]["ref"], draft=bool(item.get("draft")),
+            labels=tuple(label["name"] for label in item.get("labels") or ()),
+            updated_at=format_time(parse_time(updated)) if updated else "",
+            title=item.get("title") or "")
+
+    def _comment_items(self, repo: Repo, work: dict, now: datetime) -> list[dict[str, Any]]:
+        """Repo comments updated since the watermark (conditional); the first poll only primes it."""
+        marks = work.setdefault("comments", {})
+        mark = marks.get(repo.github)
+        first = mark is None
+        if first:
+            mark = {"start": _gh_time(now), "since": _gh_time(now), "etag": None, "next": None}
+        what = f"the comments of {repo.github}"
+        status, headers, data = self._call(
+            "GET", f"/repos/{repo.github}/issues/comments", what,
+            {"since": mark["since"], "sort": "updated", "direction": "asc", "per_page": PER_PAGE},
+            etag=mark.get("etag"))
+        if status == 304:
+            items, url = [], mark.get("next")  # page 1 unchanged; later pages may hold news
+        elif status == 200 and isinstance(data, list):
+            items, url = data, _next_link(headers)
+            mark = {**mark, "etag": headers.get("etag"), "next": url}
+        else:
+            raise self._unexpected(status, what, data, repo)
+        for _ in range(MAX_PAGES):
+            if not url:
+                break
+            status, headers, data = self._call("GET", url, what)
+            if status != 200 or not isinstance(data, list):
+                raise self._unexpected(status, what, data)
+            items += data
+            url = _next_link(headers)
+        if items:
+            latest = max(parse_time(item["updated_at"]) for item in items)
+            if latest > parse_time(mark["since"]):
+                # `since` is inclusive: the newest comment comes back, as a known id.
+                mark = {**mark, "since": _gh_time(latest)}
+        # An edit brings an old comment back; one created well before what we asked for is old.
+        mark = {**mark, "asked": marks.get(repo.github, mark)["since"]}
+        marks[repo.github] = mark
+        if first:
+            self._remember(work, [item["id"] for item in items])
+            return []
+        return items
+
+    def _new_comments(self, repo: Repo, work: dict, items: list[dict[str, Any]],
+                      open_prs: set[int]) -> list[Comment]:
+        seen = set(work.get("seen", []))
+        mark = work["comments"][repo.github]
+        start = parse_time(mark["start"])
+        if mark.get("asked"):
+            start = max(start, parse_time(mark["asked"]) - EDIT_LAG)
+        bot = self.settings.bot.lower()
+        fresh: list[Comment] = []
+        for item in items:
+            cid = int(item["id"])
+            if cid in seen:
+                continue  # returned before, or an edit of it
+            seen.add(cid)
+            self._remember(work, [cid])
+            author = (item.get("user") or {}).get("login") or ""
+            body = item.get("body") or ""
+            number = str(item.get("issue_url", "")).rsplit("/", 1)[-1]
+            if (parse_time(item["created_at"]) < start or not number.isdigit()
+                    or int(number) not in open_prs
+                    or author.lower() in (bot, f"{bot}[bot]") or MARKER in body):
+                continue
+            fresh.append(Comment(repo=repo.name, number=int(number), id=cid, author=author, body=body,
+                                 created_at=format_time(parse_time(item["created_at"])),
+                                 updated_at=format_time(parse_time(item["updated_at"]))))
+        return fresh
+
+    @staticmethod
+    def _remember(work: dict, ids: list[int]) -> None:
+        seen = work.setdefault("seen", [])
+        seen.extend(i for i in ids if i not in seen)
+        del seen[:-SEEN_MAX]
+
+    # -- single calls -----------------------------------------------------------------------
+    def permission(self, repo: Repo, login: str, ttl: timedelta = timedelta(hours=1)) -> str | None:
+        """The login's role on the repo (admin/maintain/write/triage/read) or None; cached for ttl."""
+        now = self.clock()
+        perms = self.cache.setdefault("permissions", {}).setdefault(repo.github, {})
+        hit = perms.get(login.lower())
+        if hit and now - parse_time(hit["at"]) < ttl:
+            return hit["permission"]
+        what = f"the permission of {login!r} on {repo.github}"
+        status, _, data = self._call(
+            "GET", f"/repos/{repo.github}/collaborators/{quote(login, safe='')}/permission", what)
+        if status == 404:
+            found = None
+        elif status == 200 and isinstance(data, dict):
+            role, legacy = data.get("role_name"), data.get("permission")
+            found = role if role in ROLES else legacy if legacy in ROLES else None
+        else:
+            raise self._unexpected(status, what, data)
+        for key in [k for k, v in perms.items() if now - parse_time(v["at"]) >= ttl]:
+            del perms[key]
+        perms[login.lower()] = {"permission": found, "at": format_time(now)}
+        return found
+
+    def react(self, repo: Repo, comment_id: int, content: str = "eyes") -> None:
+        """Put a reaction on a comment."""
+        what = f"a reaction on comment {int(comment_id)} of {repo.github}"
+        status, _, data = self._call(
+            "POST", f"/repos/{repo.github}/issues/comments/{int(comment_id)}/reactions", what,
+            body={"content": content})
+        if status not in (200, 201):
+            raise self._unexpected(status, what, data)
+
+    def reply(self, repo: Repo, number: int, body: str) -> int:
+        """Post a comment on a PR (marked as the tool's own); returns its id."""
+        return self._create(repo, number, f"{body.rstrip()}\n\n{MARKER}:reply -->")
+
+    def set_status(self, repo: Repo, sha: str, state: str, description: str,
+                   target_url: str | None = None) -> None:
+        """Set the commit status `settings.status_context` on a commit."""
+        if not is_sha(sha):
+            raise ValueError(f"not a commit id: {sha!r}")
+        text = description if len(description) <= 140 else description[:139] + "…"
+        payload: dict[str, Any] = {"state": state, "description": text,
+                                   "context": self.settings.status_context}
+        if target_url:
+            payload["target_url"] = target_url
+        what = f"a commit status on {repo.github}@{sha}"
+        status, _, data = self._call("POST", f"/repos/{repo.github}/statuses/{sha}", what, body=payload)
+        if status != 201:
+            raise self._unexpected(status, what, data)
+
+    def upsert_pr_comment(self, repo: Repo, number: int, sha: str, body: str,
+                          comment_id: int | None) -> int:
+        """The one comment per PR head SHA: edited in place when known, else created; returns its id."""
+        if not is_sha(sha):
+            raise ValueError(f"not a commit id: {sha!r}")
+        text = f"{body.rstrip()}\n\n{MARKER}:sha={sha} -->"
+        if comment_id is not None:
+            what = f"comment {int(comment_id)} on {repo.github}#{int(number)}"
+            status, _, data = self._call(
+                "PATCH", f"/repos/{repo.github}/issues/comments/{int(comment_id)}", what,
+                body={"body": text})
+            if status == 200:
+                return int(comment_id)
+            if status != 404:  # deleted by someone: write a new one
+                raise self._unexpected(status, what, data)
+        return self._create(repo, number, text)
+
+    def _create(self, repo: Repo, number: int, text: str) -> int:
+        what = f"a comment on {repo.github}#{int(number)}"
+        status, _, data = self._call("POST", f"/repos/{repo.github}/issues/{int(number)}/comments",
+                                     what, body={"body": text})
+        if status != 201 or not isinstance(data, dict):
+            raise self._unexpected(status, what, data)
+        return int(data["id"])
+
+    # -- transport --------------------------------------------------------------------------
+    def _check_limited(self) -> None:
+        until = self.cache.get("rate_limited_until")
+        if until and parse_time(until) > self.clock():
+            raise RateLimited(f"GitHub rate limit: not calling {self._api} before {until}",
+                              parse_time(until))
+
+    def _call(self, verb: str, url: str, what: str, params: dict[str, Any] | None = None,
+              body: Any = None, etag: str | None = None) -> tuple[int, dict[str, Any], Any]:
+        """One request with bounded retries on 5xx/network faults; 401 and rate limits raise."""
+        self._check_limited()
+        headers = {"If-None-Match": etag} if etag else {}
+        if verb != "GET":
+            wait = self._last_write + self.pace - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)  # GitHub asks integrators to space out writes
+        problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            self._count += 1
+            try:
+                status, out, text = self._requester.requestJson(verb, url, params, dict(headers), body)
+            except (requests.RequestException, OSError) as exc:
+                problem = type(exc).__name__
+                continue
+            finally:
+                if verb != "GET":
+                    self._last_write = time.monotonic()
+            if status >= 500:
+                problem = f"HTTP {status}"
+                continue
+            try:
+                data = json.loads(text) if text else None
+            except ValueError:
+                data = None
+            if status == 401:
+                raise AuthError(f"GitHub rejected the token (401) at {self._api}")
+            if status in (403, 429):
+                self._rate_limit(status, out, data)
+            return status, out, data
+        raise ServiceError(f"GitHub unreachable: {what} at {self._api} failed "
+                           f"{self.retries + 1} times ({problem})")
+
+    def _rate_limit(self, status: int, headers: dict[str, Any], data: Any) -> None:
+        """Raise RateLimited (and remember until when) if this 403/429 is a rate limit."""
+        message = str(data.get("message", "")) if isinstance(data, dict) else ""
+        now = self.clock()
+        reset_at: datetime | None = None
+        if headers.get("retry-after", "").strip().isdigit():
+            reset_at = now + timedelta(seconds=int(headers["retry-after"]))
+        elif headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
+            reset_at = datetime.fromtimestamp(int(float(headers["x-ratelimit-reset"])), UTC)
+        elif status == 429 or "rate limit" in message.lower():
+            reset_at = now + timedelta(seconds=60)  # GitHub's advice when it gives no hint
+        if reset_at is None:
+            return
+        reset_at = max(reset_at, now)
+        self.cache["rate_limited_until"] = format_time(reset_at)
+        raise RateLimited(f"GitHub rate limit reached at {self._api}; retry after "
+                          f"{format_time(reset_at)}", reset_at)
+
+    def _unexpected(self, status: int, what: str, data: Any, repo: Repo | None = None) -> Exception:
+        message = str(data.get("message", ""))[:200] if isinstance(data, dict) else ""
+        detail = f" ({message!r})" if message else ""
+        if status == 403:
+            return AuthError(f"GitHub refused {what} (403){detail}: does the token have access?")
+        if status == 404 and repo is not None:
+            return ConfigError(f"GitHub has no repository {repo.github} (404 at {self._api}): "
+                               "check repos[].github and the token's access")
+        return ServiceError(f"GitHub answered {status} for {what}{detail}")

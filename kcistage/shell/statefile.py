@@ -1,0 +1,264 @@
+"""The state file: versioned JSON, atomic durable writes, a corrupt-file guard and the run lock."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kcistage.errors import LockHeld, StateError
+
+SCHEMA_VERSION = 1
+
+# Expected JSON type of each top-level key (None is also accepted where the default is None).
+_TYPES: dict[str, type] = {
+    "version": int, "next_id": int, "deployments": list, "observed": dict,
+    "changed_since": str, "commands": list, "bisect": dict, "prs": dict, "github": dict,
+}
+
+
+_RECORD = ("id", "cycle", "trigger", "result", "started", "finished", "target", "steps")
+
+
+def empty() -> dict[str, Any]:
+    """A fresh state: no deployments, nothing observed."""
+    return {
+        "version": SCHEMA_VERSION, "next_id": 1, "deployments": [], "observed": None,
+        "changed_since": None, "commands": [], "bisect": None, "prs": {}, "github": {},
+    }
+
+
+def _problem(data: Any) -> str | None:
+    """Why parsed JSON is not a usable state (None when it is)."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        return 'no integer "version"'
+    if version > SCHEMA_VERSION:
+        return None  # reported separately: refused, never moved
+    defaults = empty()
+    for key, kind in _TYPES.items():
+        if key not in data:
+            continue
+        value = data[key]
+        if value is None and defaults[key] is None:
+            continue
+        # bool is an int subclass; a boolean id or version is still wrong
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f'"{key}" is not a JSON {kind.__name__.replace("dict", "object")}'
+    for i, record in enumerate(data.get("deployments") or []):
+        missing = [k for k in _RECORD if not isinstance(record, dict) or k not in record]
+        if missing:
+            return f'deployments[{i}] lacks "{missing[0]}"'
+    return None
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _move_aside(path: Path, now: datetime) -> Path:
+    """Rename an unusable state file to `<name>.corrupt.<UTC timestamp>` next to it."""
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt.{stamp}")
+    n = 1
+    while target.exists():  # two corrupt files within one second: never overwrite evidence
+        target = path.with_name(f"{path.name}.corrupt.{stamp}.{n}")
+        n += 1
+    try:
+        os.rename(path, target)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        raise StateError(f"{path}: unusable and cannot be moved aside: {exc.strerror}") from exc
+    return target
+
+
+def load(path: Path, now: datetime, readonly: bool = False) -> dict[str, Any]:
+    """Read the state file (missing: empty state); a corrupt one is moved aside, a newer one refused.
+
+    `readonly=True` (status, log, --dry-run: no lock held) reports a corrupt file without touching it.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return empty()
+    except OSError as exc:
+        raise StateError(f"{path}: cannot read: {exc.strerror}") from exc
+    what: str | None
+    try:
+        data = json.loads(raw)
+        what = _problem(data)
+    except json.JSONDecodeError as exc:
+        data, what = None, f"not valid JSON (line {exc.lineno})"
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        data, what = None, f"not valid JSON (line {line})"
+    if what is not None:
+        if readonly:
+            raise StateError(f"{path}: {what}; the next tick or deploy moves it aside")
+        moved = _move_aside(path, now)
+        raise StateError(f"{path}: {what}: moved aside to {moved.name}; starting fresh on the next run")
+    if data["version"] > SCHEMA_VERSION:
+        raise StateError(
+            f"{path}: schema version {data['version']} is newer than this kcistage supports "
+            f"({SCHEMA_VERSION}); refusing to touch it")
+    state = empty()
+    state.update(data)
+    return state
+
+
+def dumps(state: dict[str, Any]) -> bytes:
+    """Deterministic JSON bytes of a state (same state, same bytes), newline-terminated."""
+    text = json.dumps(state, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8") + b"\n"
+
+
+def save(path: Path, state: dict[str, Any], history: int) -> None:
+    """Trim the history to the newest `history` deployments and write the file atomically."""
+    path = Path(path)
+    deployments = state.get("deployments") or []
+    if history >= 0 and len(deployments) > history:
+        # oldest first in the file, so the newest are at the end
+        state["deployments"] = deployments[len(deployments) - history:]
+    _write_atomic(path, dumps(state))
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` durably: 0600 temp file, fsync, rename, fsync of the folder."""
+    folder = path.parent
+    try:
+        if path.read_bytes() == data:
+            return  # an idle tick: no write, no fsync, mtime unchanged
+    except OSError:
+        pass
+    tmp: str | None = None
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        tmp = None
+        _fsync_dir(folder)
+    except OSError as exc:
+        raise StateError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _backoff_path(state_path: Path) -> Path:
+    """`state.json.backoff`: GitHub's rate-limit reset time, kept outside the state document."""
+    state_path = Path(state_path)
+    return state_path.with_name(state_path.name + ".backoff")
+
+
+def read_backoff(state_path: Path) -> datetime | None:
+    """When GitHub said to come back (None if never, or if the file is unreadable)."""
+    try:
+        text = _backoff_path(state_path).read_text(encoding="ascii").strip()
+        value = datetime.fromisoformat(text)
+    except (OSError, ValueError):
+        return None  # a lost backoff only costs one early poll
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def write_backoff(state_path: Path, until: datetime | None) -> None:
+    """Remember a rate-limit reset time atomically (None forgets it)."""
+    path = _backoff_path(state_path)
+    if until is None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StateError(f"{path}: cannot remove: {exc.strerror}") from exc
+        return
+    stamp = until.astimezone(UTC).isoformat(timespec="seconds")
+    _write_atomic(path, (stamp + "\n").encode("ascii"))
+
+
+class Lock:
+    """The exclusive, non-blocking run lock beside the state file (`state.json.lock`).
+
+    flock belongs to the open file, so a killed holder frees it; the pid inside is informational.
+    """
+
+    def __init__(self, state_path: Path):
+        state_path = Path(state_path)
+        self.path = state_path.with_name(state_path.name + ".lock")
+        self._fd: int | None = None
+
+    def _holder(self, fd: int) -> str:
+        """The pid written by the current holder ("unknown" if it has not written it yet)."""
+        for _ in range(5):  # the holder writes its pid just after locking: give it a moment
+            try:
+                text = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+            except OSError:
+                return "unknown"
+            if text.isdigit():
+                return text
+            time.sleep(0.01)
+        return "unknown"
+
+    def __enter__(self) -> Lock:
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise StateError(f"{self.path}: cannot open the lock file: {exc.strerror}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            pid = self._holder(fd)
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise LockHeld(f"another kcistage run (pid {pid}) holds {self.path}") from None
+            raise StateError(f"{self.path}: cannot lock: {exc.strerror}") from exc
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.ftruncate(fd, 0)  # no stale pid left for the next reader
+        except OSError:
+            pass
+        os.close(fd)  # closing the last descriptor releases the flock
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this pid exists (signal 0; EPERM still means it exists)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False  # kill(0) or negative pids would address whole process groups
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,256 @@
+"""Runs one deployment step: an argv in its own process group (timeout, retries, log) or a drain."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import requests
+
+from kcistage.core.model import format_time
+from kcistage.core.settings import Drain, Step
+
+GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a step's process group
+POLL = 0.05  # seconds between checks of a running step
+REQUEST_TIMEOUT = 10.0  # seconds per drain HTTP request
+
+Check = Callable[[], "str | None"]
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """The outcome of one step."""
+
+    result: str  # "ok" | "failed" | "timeout" | "interrupted"
+    seconds: float
+    attempts: int
+    detail: str  # "exit 3", "timed out after 20m", "interrupted: restart", "drained", ...
+
+
+def format_duration(seconds: float) -> str:
+    """A short human duration: 90s, 20m, 1h30m, 0.3s."""
+    if seconds < 1 or seconds != int(seconds):
+        return f"{seconds:g}s" if seconds < 60 else f"{int(seconds)}s"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    if minutes and not secs:
+        return f"{minutes}m"
+    return f"{whole}s"
+
+
+def _now() -> str:
+    """Wall-clock time for log lines."""
+    return format_time(datetime.now(UTC))
+
+
+def _note(log: IO[bytes], text: str) -> None:
+    """Append one line to the step log, flushed so it precedes the child's output."""
+    log.write(f"{text}\n".encode())
+    log.flush()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    """Send `sig` to a whole process group; a group already gone is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _stop(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM the process group, wait up to `grace`, then SIGKILL whatever is left of it."""
+    pgid = proc.pid  # start_new_session makes the child its group's leader
+    _signal_group(pgid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    # Children may ignore SIGTERM or outlive the leader: the group gets SIGKILL regardless.
+    _signal_group(pgid, signal.SIGKILL)
+    proc.wait()
+
+
+def _attempt(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes], check: Check,
+             grace: float, on_start: Callable[[int], None] | None = None) -> tuple[str, str]:
+    """One run of the step's argv; returns (result, detail)."""
+    assert step.run is not None
+    limit = step.timeout.total_seconds()
+    try:
+        proc = subprocess.Popen(list(step.run), cwd=cwd, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    except OSError as exc:
+        return "failed", f"cannot run {step.run[0]!r}: {exc.strerror or exc}"
+    if on_start is not None:
+        on_start(proc.pid)
+    deadline = time.monotonic() + limit
+    try:
+        while True:
+            code = proc.poll()
+            if code is not None:
+                if code == 0:
+                    return "ok", "exit 0"
+                if code < 0:
+                    return "failed", f"killed by signal {-code}"
+                return "failed", f"exit {code}"
+            reason = check()
+            if reason is not None:
+                _stop(proc, grace)
+                return "interrupted", f"interrupted: {reason}"
+            if time.monotonic() >= deadline:
+                _stop(proc, grace)
+                return "timeout", f"timed out after {format_duration(limit)}"
+            time.sleep(POLL)
+    finally:
+        # kcistage itself failed (exception, KeyboardInterrupt): never leave the step running.
+        if proc.poll() is None:
+            _stop(proc, min(grace, 1.0))
+
+
+def _run_argv(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes], check: Check,
+              grace: float, on_start: Callable[[int], None] | None) -> tuple[str, int, str]:
+    """Run the argv with retries; returns (result, attempts, detail)."""
+    total = step.retries + 1
+    result, detail, attempt = "failed", "not run", 0
+    for attempt in range(1, total + 1):
+        reason = check()
+        if reason is not None:
+            return "interrupted", attempt - 1, f"interrupted: {reason}"
+        _note(log, f"=== {_now()} step {step.name} attempt {attempt}/{total}: "
+                   f"argv={list(step.run or ())!r} cwd={str(cwd) if cwd else None!r}")
+        started = time.monotonic()
+        result, detail = _attempt(step, cwd, log=log, env=env, check=check, grace=grace,
+                                  on_start=on_start)
+        _note(log, f"=== {_now()} attempt {attempt}: {result} ({detail}) "
+                   f"after {time.monotonic() - started:.1f}s")
+        if result in ("ok", "interrupted"):
+            break
+    return result, attempt, detail
+
+
+def parse_count(body: str) -> int | None:
+    """The queue count in a drain answer (bare integer or {"count": N}); None if unparseable."""
+    text = body.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        data = data.get("count")
+    if isinstance(data, int) and not isinstance(data, bool):
+        return data
+    return None
+
+
+def _poll_count(drain: Drain) -> tuple[int | None, str]:
+    """Ask the drain URL once: (count or None, what to log)."""
+    try:
+        answer = requests.get(drain.url, params=list(drain.params), timeout=REQUEST_TIMEOUT)
+    except requests.RequestException as exc:
+        return None, f"unreachable ({type(exc).__name__})"
+    if answer.status_code != 200:
+        return None, f"HTTP {answer.status_code}"
+    count = parse_count(answer.text)
+    if count is None:
+        return None, f"unparseable answer {answer.text[:80]!r}"
+    return count, f"count {count}"
+
+
+def _wait(seconds: float, check: Check) -> str | None:
+    """Sleep in small slices, returning check()'s reason as soon as it has one."""
+    wake = time.monotonic() + seconds
+    while True:
+        reason = check()
+        if reason is not None:
+            return reason
+        left = wake - time.monotonic()
+        if left <= 0:
+            return None
+        time.sleep(min(POLL, left))
+
+
+def _run_drain(step: Step, log: IO[bytes], check: Check) -> tuple[str, str]:
+    """Poll the drain URL until it answers 0 or the drain times out; (result, detail)."""
+    drain = step.drain
+    assert drain is not None
+    limit = drain.timeout.total_seconds()
+    _note(log, f"=== {_now()} step {step.name}: drain {drain.url} params={list(drain.params)!r} "
+               f"every {format_duration(drain.interval.total_seconds())}, "
+               f"timeout {format_duration(limit)}, on_timeout {drain.on_timeout}")
+    deadline = time.monotonic() + limit
+    while True:
+        reason = check()
+        if reason is not None:
+            return "interrupted", f"interrupted: {reason}"
+        count, note = _poll_count(drain)
+        _note(log, f"{_now()} poll: {note}")
+        if count == 0:
+            return "ok", "drained"
+        left = deadline - time.monotonic()
+        if left <= 0:
+            last = str(count) if count is not None else note
+            if drain.on_timeout == "proceed":
+                return "ok", f"queue not empty at timeout ({last}); proceeding"
+            return "timeout", f"queue not empty after {format_duration(limit)} ({last})"
+        reason = _wait(min(drain.interval.total_seconds(), left), check)
+        if reason is not None:
+            return "interrupted", f"interrupted: {reason}"
+
+
+def run_step(step: Step, cwd: Path | None, env: dict[str, str], log_path: Path, check: Check,
+             *, grace: float = GRACE, on_start: Callable[[int], None] | None = None) -> StepRun:
+    """Run a step (argv or drain), logging to log_path; check() non-None interrupts it.
+
+    on_start(pid) is told each attempt's process group id, so that a later run can stop a group
+    whose kcistage was killed (SIGKILL cannot be caught)."""
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with open(log_path, "ab") as log:
+        if step.drain is not None:
+            result, detail = _run_drain(step, log, check)
+            attempts = 1
+        elif step.run:
+            result, attempts, detail = _run_argv(step, cwd, env, log, check, grace, on_start)
+        else:
+            result, attempts, detail = "failed", 0, "step has neither run nor drain"
+        _note(log, f"=== {_now()} step {step.name}: {result} ({detail})")
+    return StepRun(result=result, seconds=round(time.monotonic() - started, 3),
+                   attempts=attempts, detail=detail)
+
+
+def boot_id() -> str:
+    """This boot's id: a process group id recorded before a reboot means nothing after it."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def stop_orphan(pgid: int, grace: float = GRACE) -> bool:
+    """Stop a step's process group left behind by a killed kcistage; True if one was there."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return False
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(POLL)
+    _signal_group(pgid, signal.SIGKILL)
+    return True

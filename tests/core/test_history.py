@@ -1,0 +1,63 @@
+"""history.py: the rules' facts read from recorded deployments (pure, table-driven)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from kcistage.core.history import ended, facts, last_success
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+A = {"kernelci-api": {"base": "a" * 40, "prs": [[1, "1" * 40]]}}
+B = {"kernelci-api": {"base": "a" * 40, "prs": [[1, "1" * 40], [2, "2" * 40]]}}
+
+
+def dep(i: int, result: str, cycle: str = "partial", target: dict = A, minutes: int = 0) -> dict:
+    start = T0 + timedelta(minutes=minutes)
+    return {"id": i, "cycle": cycle, "trigger": "change", "result": result,
+            "started": start.isoformat(), "steps": [], "target": target,
+            "finished": None if result == "running" else (start + timedelta(minutes=5)).isoformat()}
+
+
+def state(*deployments: dict, **extra) -> dict:
+    return {"deployments": list(deployments), "commands": [], "bisect": None,
+            "changed_since": None, **extra}
+
+
+def test_empty_history() -> None:
+    f = facts(state(), T0, A)
+    assert (f.deployed, f.deployed_ok, f.last_finished, f.last_full_started) == (None, False, None, None)
+    assert f.command is None and f.bisect is None
+
+
+@pytest.mark.parametrize("deps,deployed,ok", [
+    ([dep(1, "success")], A, True),
+    ([dep(1, "success"), dep(2, "failed", target=B)], B, False),
+    ([dep(1, "success"), dep(2, "interrupted", target=B)], A, True),  # interrupted: not deployed
+    ([dep(1, "failed"), dep(2, "running", target=B)], A, False),
+])
+def test_deployed_is_the_last_completed(deps: list, deployed: dict, ok: bool) -> None:
+    f = facts(state(*deps), T0, A)
+    assert (f.deployed, f.deployed_ok) == (deployed, ok)
+
+
+def test_last_finished_counts_interrupted_and_full_start() -> None:
+    f = facts(state(dep(1, "success", "full"), dep(2, "interrupted", minutes=60)), T0, A)
+    assert f.last_finished == T0 + timedelta(minutes=65)
+    assert f.last_full_started == T0
+
+
+def test_commands_full_wins_and_bisect_target() -> None:
+    s = state(commands=[{"cycle": "partial"}, {"cycle": "full"}], bisect={"final": True})
+    f = facts(s, T0, B)
+    assert f.command == "full" and f.bisect == B
+
+
+def test_last_success_and_ended() -> None:
+    deps = [dep(1, "success"), dep(2, "failed"), dep(3, "running")]
+    assert last_success(deps)["id"] == 1
+    assert last_success(deps, before_id=1) is None
+    after = ended(deps, T0)
+    assert [d["result"] for d in after] == ["success", "failed", "interrupted"]
+    assert deps[2]["result"] == "running"  # the input is not changed

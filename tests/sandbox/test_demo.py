@@ -1,0 +1,34 @@
+"""`kcistage demo` runs offline, tells the whole story and leaves nothing behind."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from kcistage.cli.main import main
+
+
+def test_demo_tells_the_story_and_cleans_up() -> None:
+    before = set(Path(tempfile.gettempdir()).glob("kcistage-demo-*"))
+    result = CliRunner().invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    # the first deployment is full, then a trusted change deploys partially with only its steps
+    assert "full (change): deployment 1 success" in out
+    assert "ran drain-queue, restart-pipeline; skipped build-kernelci-images" in out
+    # an untrusted PR waits for a maintainer's approval
+    assert "kernelci-api#7 is skipped: author not trusted and no approval" in out
+    assert "kernelci-api#7 is pending: approved by a-wai" in out
+    # a push during a deployment restarts it once
+    assert "restarting from the first step (restart 1)" in out
+    assert "1 restart(s)" in out
+    # a conflicting PR is left out and told why
+    assert "kernelci-api#9 is excluded: conflict with main" in out
+    # an admin trigger runs a full cycle at once
+    assert "full (command)" in out and "test-kernel" in out
+    # a failure is pinned on the faulty PR
+    assert "kernelci-pipeline#103 is excluded: culprit" in out
+    assert set(Path(tempfile.gettempdir()).glob("kcistage-demo-*")) == before
+
