@@ -94,9 +94,10 @@ class GitHub:
         """All pages of the open pull list; each page conditional on its cached ETag."""
         old = work.setdefault("pulls", {}).get(repo.github, {}).get("pages", [])
         what = f"the pull requests of {repo.github}"
-        url: str | None = f"/repos/{repo.github}/pulls"
-        params: dict[str, Any] | None = {"state": "open", "sort": "created", "direction": "asc",
-                                          "per_page": PER_PAGE}
+        first = f"/repos/{repo.github}/pulls"
+        query = {"state": "open", "sort": "created", "direction": "asc", "per_page": PER_PAGE}
+        url: str | None = first
+        params: dict[str, Any] | None = query
         pages: list[dict[str, Any]] = []
         while url and len(pages) < MAX_PAGES:
             cached = old[len(pages)] if len(pages) < len(old) else None
@@ -111,6 +112,10 @@ class GitHub:
                 raise self._unexpected(status, what, data, repo)
             pages.append(page)
             url, params = page["next"], None
+            if url is None and len(page["prs"]) == PER_PAGE:
+                # A 304 on page 1 says nothing about a PR beyond a full last page (its Link header
+                # is not in the ETag): ask for the next page too, conditionally, free when empty.
+                url, params = first, {**query, "page": len(pages) + 1}
         work["pulls"][repo.github] = {"pages": pages}
         found: dict[int, PullRequest] = {}
         for page in pages:

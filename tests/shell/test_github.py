@@ -66,7 +66,8 @@ def test_request_budget_for_three_repos_of_100_prs(hub, clock):
     gh = client(hub, clock)
     first, counts = poll_cost(hub, gh)
     assert {name: len(prs) for name, prs in first.prs.items()} == {"r0": 100, "r1": 100, "r2": 100}
-    assert counts["requests"] <= 2 * len(REPOS)
+    # comments + pulls page 1 + the empty page 2 (page 1 is full: a 101st PR would be there)
+    assert counts["requests"] <= 3 * len(REPOS)
     assert set(counts["by_route"]) == {"GET /repos/{o}/{r}/pulls", "GET /repos/{o}/{r}/issues/comments"}
     pr = first.prs["r1"][6]
     assert (pr.repo, pr.number, pr.sha, pr.author, pr.base) == ("r1", 7, sha(7), "alice", "main")
@@ -74,7 +75,7 @@ def test_request_budget_for_three_repos_of_100_prs(hub, clock):
 
     clock.tick(30)
     idle, counts = poll_cost(hub, gh)
-    assert counts["requests"] <= 2 * len(REPOS) and counts["counted"] == 0
+    assert counts["requests"] <= 3 * len(REPOS) and counts["counted"] == 0
     assert idle.prs == first.prs and idle.comments == []
 
     clock.tick(30)
@@ -271,3 +272,44 @@ def test_writes(hub, clock):
     paced.reply(API, 5, "one")
     paced.reply(API, 5, "two")
     assert time.monotonic() - began >= 0.2
+
+
+@pytest.mark.parametrize("full_pages", [1, 2, 3])
+def test_the_pr_after_a_full_last_page_is_fetched_while_page_1_is_unchanged(clock, full_pages):
+    """With exactly 100, 200, 300 open PRs, the 101st (201st, 301st) shows up at the next poll."""
+    with FakeGitHub(clock=clock) as hub:
+        hub.add_repo(API.github)
+        count = 100 * full_pages
+        for n in range(1, count + 1):
+            hub.add_pr(API.github, n, "alice", sha(n))
+        gh = client(hub, clock)
+        assert len(gh.poll([API]).prs["r0"]) == count
+        clock.tick(30)
+        idle, counts = poll_cost(hub, gh, [API])
+        pulls = [r for r in hub.requests if r["route"] == "GET /repos/{o}/{r}/pulls"]
+        # every full page plus the empty one after them, all conditional: no point spent
+        assert len(pulls) == full_pages + 1 and counts["counted"] == 0
+        assert [r["status"] for r in pulls] == [304] * (full_pages + 1)
+        assert len(idle.prs["r0"]) == count
+        clock.tick(30)
+        hub.add_pr(API.github, count + 1, "bob", sha(count + 1))
+        found, counts = poll_cost(hub, gh, [API])
+        assert [p.number for p in found.prs["r0"]][-2:] == [count, count + 1]
+        assert counts["counted"] == 1  # the new last page only
+        clock.tick(30)
+        hub.update_pr(API.github, count + 1, state="closed")
+        gone, _ = poll_cost(hub, gh, [API])
+        assert len(gone.prs["r0"]) == count
+
+
+def test_the_standin_answers_an_empty_page_with_an_etag_and_304(hub, clock):
+    """Like GitHub: a page past the end is 200 [] with an ETag, then 304 when asked with it."""
+    import requests as http
+
+    url = f"{hub.url}/repos/{API.github}/pulls?state=open&per_page=100&page=2"
+    auth = {"Authorization": "token test-token"}
+    first = http.get(url, headers=auth, timeout=5)
+    assert first.status_code == 200 and first.json() == [] and first.headers["etag"]
+    again = http.get(url, headers={**auth, "If-None-Match": first.headers["etag"]}, timeout=5)
+    assert again.status_code == 304
+    assert again.headers["x-ratelimit-used"] == first.headers["x-ratelimit-used"]
