@@ -75,14 +75,21 @@ def look(ctx: Context) -> Observation:
             statefile.write_backoff(ctx.cfg.state_file, exc.reset_at)
         raise
     note_observation(ctx, obs.target)
+    if not ctx.dry_run:
+        statefile.mark_polled(ctx.cfg.state_file, ctx.clock())
     tell_exclusions(ctx, obs.exclusions)
     return obs
 
 
 def note_observation(ctx: Context, target: Target) -> None:
-    """Record what this poll saw and keep C (the first change) up to date."""
+    """Record what this poll saw and keep C (the first change) up to date.
+
+    `observed.at` is when the observed target last changed, so that an idle tick changes
+    nothing in the state (the state file's mtime says when the last poll was)."""
     now = ctx.clock()
-    ctx.state["observed"] = {"at": format_time(now), "target": target}
+    observed = ctx.state.get("observed") or {}
+    if observed.get("target") != target or not observed.get("at"):
+        ctx.state["observed"] = {"at": format_time(now), "target": target}
     f = facts(ctx.state, now, target)
     mark = rules.change_mark(f.changed_since, target, f.deployed, now)
     ctx.state["changed_since"] = format_time(mark) if mark else None

@@ -293,3 +293,26 @@ def test_backoff_round_trip(tmp_path: Path) -> None:
     st_mod.write_backoff(path, None)
     assert not backoff.exists()
     st_mod.write_backoff(path, None)  # forgetting twice is fine
+
+
+def test_dumps_is_compact_one_line() -> None:
+    state = st_mod.empty()
+    state["prs"] = {"a#1": {"title": "caf\u00e9", "labels": ["x", "y"]}}
+    data = st_mod.dumps(state)
+    assert data.endswith(b"}\n") and data.count(b"\n") == 1
+    assert b": " not in data and b", " not in data
+    assert "caf\u00e9".encode() in data  # UTF-8 as is, not \\u escapes
+    assert json.loads(data) == state
+
+
+def test_mark_polled_sets_mtime_without_writing(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    st_mod.save(path, st_mod.empty(), 500)
+    before, data = path.stat(), path.read_bytes()
+    polled = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    st_mod.mark_polled(path, polled)
+    after = path.stat()
+    assert after.st_mtime == polled.timestamp()
+    assert (after.st_ino, after.st_size, path.read_bytes()) == (before.st_ino, before.st_size, data)
+    st_mod.mark_polled(tmp_path / "absent.json", polled)  # no state yet: nothing to mark
+    assert not (tmp_path / "absent.json").exists()

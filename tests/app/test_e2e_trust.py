@@ -1,0 +1,71 @@
+"""End to end: trust and state under real conditions (SPEC 4, 6, 9) on the Sandbox.
+
+Real git repos, the GitHub stand-in over HTTP on 127.0.0.1 (with its own clock), real PyGithub
+and, where the process matters (clock skew, a state file that cannot be saved), the real CLI.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from kcistage.sandbox.sandbox import Sandbox
+
+API, PIPE, CORE = "kernelci-api", "kernelci-pipeline", "kernelci-core"
+
+
+def state_path(box: Sandbox) -> Path:
+    return box.root / "state" / "state.json"
+
+
+def deployments(box: Sandbox) -> list[dict]:
+    return box.state()["deployments"]
+
+
+def prime(box: Sandbox) -> dict:
+    """The first tick is the first change; settle later the first (full) deployment runs."""
+    first = box.tick()
+    assert first.code == 0 and not deployments(box), first.lines
+    box.advance(5)
+    second = box.tick()
+    assert second.code == 0, second.lines
+    record = deployments(box)[-1]
+    assert (record["id"], record["cycle"], record["result"]) == (1, "full", "success"), second.lines
+    return record
+
+
+# -- an idle tick writes nothing --------------------------------------------------------------
+def test_an_idle_tick_writes_no_byte_and_marks_the_poll_by_mtime(sandbox: Sandbox) -> None:
+    box = sandbox
+    box.open_pr(API, 1, "JenySadadia", {"api/main.py": "app = 1\n"})
+    prime(box)
+    for _ in range(2):  # the deployment's own comments come back through the comment listing,
+        box.advance(1)  # and the poll after records the watermark it asked with
+        box.tick()
+    path = state_path(box)
+    for _ in range(3):
+        before, data = path.stat(), path.read_bytes()
+        now = box.advance(1)
+        result = box.tick()
+        assert result.code == 0 and "nothing changed" in result.lines[-1], result.lines
+        after = path.stat()
+        assert after.st_ino == before.st_ino and path.read_bytes() == data
+        # the poll is marked by the mtime alone (the sandbox clock is years away from the real one)
+        assert abs(after.st_mtime - now.timestamp()) < 5
+    # a change is still written, compactly
+    box.open_pr(API, 2, "JenySadadia", {"api/models.py": "MODELS = [2]\n"})
+    box.advance(1)
+    box.tick()
+    assert path.stat().st_ino != before.st_ino
+    assert path.read_bytes().count(b"\n") == 1
+    assert f"{API}#2" in box.state()["prs"]
+
+
+def test_a_dry_run_does_not_mark_the_poll(sandbox: Sandbox) -> None:
+    box = sandbox
+    prime(box)
+    path = state_path(box)
+    before = path.stat()
+    box.advance(timedelta(hours=1).total_seconds() / 60)
+    box.tick(dry_run=True)
+    assert path.stat().st_mtime_ns == before.st_mtime_ns
