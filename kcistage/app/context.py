@@ -69,8 +69,8 @@ class Context:
         return self._git
 
     def remote_head(self, repo: Repo) -> str:
-        """The base branch head of a repo."""
-        return self.git.remote_head(repo)
+        """The base branch head of a repo, from GitHub's branch endpoint (conditional, like polls)."""
+        return str(self.gh.branch_head(repo))
 
     def save(self) -> None:
         """Write the state file (never in a dry run)."""

@@ -11,14 +11,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 # Legacy "permission" values GitHub reports for each role (role_name keeps the real one).
 _LEGACY = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read", "read": "read"}
 _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
-    (verb, name, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", name) + "$"))
+    # {branch} may hold slashes (GitHub takes "feature/x" as is); every other part is one segment
+    (verb, name, re.compile("^" + re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>"
+                                         + (".+" if m[1] == "branch" else "[^/]+") + ")", name)
+                            + "$"))
     for verb, name in [
         ("GET", "/user"), ("GET", "/rate_limit"), ("GET", "/repos/{o}/{r}"),
+        ("GET", "/repos/{o}/{r}/branches/{branch}"),
         ("GET", "/repos/{o}/{r}/pulls"), ("GET", "/repos/{o}/{r}/pulls/{n}"),
         ("GET", "/repos/{o}/{r}/issues/comments"), ("GET", "/repos/{o}/{r}/issues/{n}/comments"),
         ("POST", "/repos/{o}/{r}/issues/{n}/comments"), ("PATCH", "/repos/{o}/{r}/issues/comments/{id}"),
@@ -90,11 +94,25 @@ class FakeGitHub:
         self.stop()
 
     # -- data -------------------------------------------------------------------------------
-    def add_repo(self, full_name: str, default_branch: str = "main") -> None:
-        """Create an empty repository."""
+    def add_repo(self, full_name: str, default_branch: str = "main",
+                 heads: Callable[[str], str | None] | None = None) -> None:
+        """Create a repository; `heads(branch)` links it to a real git repo's branch heads.
+
+        Without `heads` the default branch starts at a made-up commit and moves by set_branch."""
         with self._lock:
+            made_up = hashlib.sha1(full_name.encode()).hexdigest()
             self._repos[full_name] = {"default_branch": default_branch, "prs": {}, "perms": {},
-                                      "base_sha": hashlib.sha1(full_name.encode()).hexdigest()}
+                                      "branches": {default_branch: made_up}, "heads": heads}
+
+    def set_branch(self, full_name: str, branch: str, sha: str) -> None:
+        """Point a branch of an unlinked repository at `sha`."""
+        with self._lock:
+            self._repo(full_name)["branches"][branch] = sha
+
+    def branch_head(self, full_name: str, branch: str) -> str | None:
+        """The commit a branch points to (None: no such branch)."""
+        repo = self._repo(full_name)
+        return repo["heads"](branch) if repo["heads"] else repo["branches"].get(branch)
 
     def add_pr(self, full_name: str, number: int, author: str, sha: str, base: str = "main",
                draft: bool = False, labels: tuple[str, ...] | list[str] = (), title: str = "") -> None:
@@ -296,7 +314,7 @@ class FakeGitHub:
                        for i, name in enumerate(pr["labels"])],
             "head": {"ref": pr["ref"], "sha": pr["sha"], "label": f"{pr['author']}:{pr['ref']}",
                      "user": _user(pr["author"]), "repo": repo},
-            "base": {"ref": pr["base"], "sha": self._repos[full]["base_sha"],
+            "base": {"ref": pr["base"], "sha": self.branch_head(full, pr["base"]) or "0" * 40,
                      "label": f"{full.split('/')[0]}:{pr['base']}", "repo": repo},
             "created_at": pr["created_at"], "updated_at": pr["updated_at"],
             "closed_at": None, "merged_at": None, "merge_commit_sha": None,
@@ -333,6 +351,34 @@ class FakeGitHub:
 
     def _get_repo(self, full: str, query: dict[str, str], data: Any) -> tuple[int, Any, dict[str, str]]:
         return 200, self._repo_json(full), {}
+
+    def _get_repo_branches_branch(self, full: str, query: dict[str, str], data: Any,
+                                  branch: str) -> tuple[int, Any, dict[str, str]]:
+        sha = self.branch_head(full, unquote(branch))
+        if sha is None:
+            raise _Reply(404, {"message": "Branch not found",
+                               "documentation_url": "https://docs.github.com/rest/branches/branches"
+                                                    "#get-a-branch"})
+        return 200, self._branch_json(full, unquote(branch), sha), {}
+
+    def _branch_json(self, full: str, name: str, sha: str) -> dict[str, Any]:
+        """GitHub's branch-with-protection shape (the commit's git details are not tracked)."""
+        base = f"{self.url}/repos/{full}"
+        commit = {
+            "sha": sha, "node_id": f"C_{sha[:12]}", "url": f"{base}/commits/{sha}",
+            "html_url": f"https://github.com/{full}/commit/{sha}",
+            "comments_url": f"{base}/commits/{sha}/comments",
+            "commit": {"url": f"{base}/git/commits/{sha}", "author": None, "committer": None,
+                       "message": "", "comment_count": 0,
+                       "tree": {"sha": "0" * 40, "url": f"{base}/git/trees/{'0' * 40}"}},
+            "author": None, "committer": None, "parents": [],
+        }
+        link = f"{base}/branches/{quote(name)}"
+        return {"name": name, "commit": commit, "protected": False,
+                "protection": {"enabled": False, "required_status_checks": {
+                    "enforcement_level": "off", "contexts": [], "checks": []}},
+                "protection_url": f"{link}/protection",
+                "_links": {"self": link, "html": f"https://github.com/{full}/tree/{quote(name)}"}}
 
     def _get_repo_pulls(self, full: str, query: dict[str, str], data: Any) -> tuple[int, Any, dict[str, str]]:
         state = query.get("state", "open")

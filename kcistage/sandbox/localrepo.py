@@ -115,6 +115,13 @@ class LocalRepo:
         """The commit sha `ref` (branch name, full ref or sha) points to."""
         return self._git("rev-parse", "--verify", f"{ref}^{{commit}}")
 
+    def branch_head(self, branch: str) -> str | None:
+        """The commit `refs/heads/<branch>` points to, or None when there is no such branch."""
+        proc = subprocess.run(["git", "--git-dir", str(self.path), "rev-parse", "-q", "--verify",
+                               f"refs/heads/{branch}^{{commit}}"], capture_output=True, text=True,
+                              env=_env(), check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
     def files_at(self, ref: str) -> dict[str, str]:
         """Every file (path -> text) in the tree of `ref`."""
         listing = self._git("ls-tree", "-r", "-z", "--full-tree", self.head(ref))

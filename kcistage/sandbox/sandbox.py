@@ -139,7 +139,8 @@ class Sandbox:
         threading.Thread(target=self._count.serve_forever, daemon=True).start()
         for name, files in self.trees.items():
             self.repos[name] = LocalRepo.create(self.root / "remotes" / f"{name}.git", files)
-            self.hub.add_repo(f"{OWNER}/{name}")
+            # the stand-in reads branch heads from the bare repo: pushes and commits show at once
+            self.hub.add_repo(f"{OWNER}/{name}", heads=self.repos[name].branch_head)
         (self.root / "token").write_text(TOKEN + "\n")
         (self.root / "token").chmod(0o600)
         self.write_config()

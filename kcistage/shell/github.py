@@ -206,6 +206,26 @@ class GitHub:
         del seen[:-SEEN_MAX]
 
     # -- single calls -----------------------------------------------------------------------
+    def branch_head(self, repo: Repo) -> str:
+        """The commit of the repo's base branch, asked conditionally (0 points when unchanged)."""
+        self._check_limited()
+        key = f"{repo.github}:{repo.base}"
+        cached = self.cache.get("branches", {}).get(key)
+        what = f"branch {repo.base!r} of {repo.github}"
+        status, headers, data = self._call(
+            "GET", f"/repos/{repo.github}/branches/{quote(repo.base, safe='/')}", what,
+            etag=cached["etag"] if cached else None)
+        if status == 304 and cached:
+            return str(cached["sha"])
+        if status == 404:
+            raise ServiceError(f"{repo.name}: branch {repo.base!r} not found on GitHub "
+                               f"({repo.github})")
+        sha = (data.get("commit") or {}).get("sha") if isinstance(data, dict) else None
+        if status != 200 or not isinstance(sha, str) or not is_sha(sha):
+            raise self._unexpected(status, what, data)
+        self.cache.setdefault("branches", {})[key] = {"etag": headers.get("etag"), "sha": sha}
+        return sha
+
     def permission(self, repo: Repo, login: str, ttl: timedelta = timedelta(hours=1)) -> str | None:
         """The login's role on the repo (admin/maintain/write/triage/read) or None; cached for ttl."""
         now = self.clock()

@@ -138,3 +138,30 @@ def test_pygithub_parses_the_shapes(hub):
     assert repo.get_collaborator_permission("maint") == "write"
     comment = repo.get_pull(2).create_issue_comment("hello")
     assert comment.user.login == "kcibot" and comment.body == "hello"
+
+
+def test_branch_endpoint_with_etags_and_linked_git_repo(hub, tmp_path):
+    from kcistage.sandbox.localrepo import LocalRepo
+
+    made_up = get(hub, "/repos/kernelci/api/branches/main")
+    assert made_up.status_code == 200 and made_up.json()["name"] == "main"
+    hub.set_branch("kernelci/api", "main", "b" * 40)
+    moved = get(hub, "/repos/kernelci/api/branches/main", {"If-None-Match": made_up.headers["etag"]})
+    assert moved.status_code == 200 and moved.json()["commit"]["sha"] == "b" * 40
+    assert get(hub, "/repos/kernelci/api/branches/nope").status_code == 404
+
+    git = LocalRepo.create(tmp_path / "linked.git", {"a": "1\n"})
+    hub.add_repo("kernelci/linked", heads=git.branch_head)
+    first = get(hub, "/repos/kernelci/linked/branches/main")
+    assert first.json()["commit"]["sha"] == git.head("main")
+    same = get(hub, "/repos/kernelci/linked/branches/main", {"If-None-Match": first.headers["etag"]})
+    assert same.status_code == 304 and same.headers["x-ratelimit-used"] == first.headers["x-ratelimit-used"]
+    new = git.commit("main", {"a": "2\n"}, "main moves")
+    after = get(hub, "/repos/kernelci/linked/branches/main", {"If-None-Match": first.headers["etag"]})
+    assert after.status_code == 200 and after.json()["commit"]["sha"] == new
+    git.commit("feature/x", {"b": "1\n"}, "a branch with a slash")
+    assert get(hub, "/repos/kernelci/linked/branches/feature/x").json()["name"] == "feature/x"
+    assert get(hub, "/repos/kernelci/linked/pulls").status_code == 200
+    hub.add_pr("kernelci/linked", 1, "alice", "c" * 40)
+    assert get(hub, "/repos/kernelci/linked/pulls/1").json()["base"]["sha"] == new
+    assert {e["route"] for e in hub.requests} >= {"GET /repos/{o}/{r}/branches/{branch}"}

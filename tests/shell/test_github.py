@@ -313,3 +313,17 @@ def test_the_standin_answers_an_empty_page_with_an_etag_and_304(hub, clock):
     again = http.get(url, headers={**auth, "If-None-Match": first.headers["etag"]}, timeout=5)
     assert again.status_code == 304
     assert again.headers["x-ratelimit-used"] == first.headers["x-ratelimit-used"]
+
+
+def test_base_branch_head_is_asked_conditionally(hub, clock):
+    cache: dict = {}
+    gh = client(hub, clock, cache)
+    hub.set_branch(API.github, "main", "a" * 40)
+    hub.reset_log()
+    assert gh.branch_head(API) == "a" * 40
+    assert gh.branch_head(API) == "a" * 40
+    assert [(r["status"], r["counted"]) for r in hub.requests] == [(200, True), (304, False)]
+    hub.set_branch(API.github, "main", "b" * 40)
+    assert client(hub, clock, cache).branch_head(API) == "b" * 40  # the ETag lives in the cache
+    with pytest.raises(ServiceError, match="branch 'dev' not found on GitHub"):
+        gh.branch_head(Repo(name="r0", github=API.github, base="dev"))
