@@ -23,7 +23,7 @@ PURE_STDLIB = {
     "collections", "collections.abc", "__future__", "hashlib", "pathspec",
 }
 # settings.py keeps config paths as pathlib.Path values (a pure type; it reads nothing).
-EXTRA = {"core/settings.py": {"pathlib"}}
+EXTRA = {"core/settings.py": {"pathlib"}, "core/paths.py": {"pathlib"}}
 CLOCK = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"),
          ("time", "time"), ("time", "monotonic"), ("time", "sleep"), ("time", "perf_counter")}
 IO_BUILTINS = {"open", "input", "print", "exec", "eval", "compile", "__import__", "breakpoint"}

@@ -75,7 +75,11 @@ class Context:
     def save(self) -> None:
         """Write the state file (never in a dry run)."""
         if not self.dry_run:
-            statefile.save(self.cfg.state_file, self.state, self.cfg.history)
+            gone = statefile.save(self.cfg.state_file, self.state, self.cfg.history)
+            if gone:  # step logs are kept exactly as long as their deployments
+                from kcistage.shell.steps import remove_logs  # (imports requests: only here)
+
+                remove_logs(self.cfg.workdir, gone, [d["id"] for d in self.state["deployments"]])
 
     def step_env(self) -> dict[str, str]:
         """The tool's environment minus anything holding the GitHub token."""

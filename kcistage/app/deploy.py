@@ -14,17 +14,13 @@ from kcistage.app.observe import look, pr_key
 from kcistage.core import messages, rules
 from kcistage.core.history import facts, last_success
 from kcistage.core.model import Target, format_time, target_prs
+from kcistage.core.paths import log_path
 from kcistage.core.step_filter import plan_steps
 from kcistage.core.trust import exclusion_reason
 from kcistage.errors import KcistageError, ServiceError
 from kcistage.shell.steps import boot_id, run_step
 
 RESTART = "restart"
-
-
-def log_path(workdir: Path, deploy_id: int, step: str) -> Path:
-    """Where a step's output of a deployment is logged."""
-    return workdir / "logs" / str(deploy_id) / f"{step}.log"
 
 
 def env_name(repo: str) -> str:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from kcistage.core import paths
 from kcistage.errors import KcistageError
 
 # SPEC section 2's `status --json` keys; anything else in the document is for the human views.
@@ -274,14 +275,13 @@ def _ranges(ids: list[int]) -> str:
 def _select(workdir: Path, deployments: list[dict[str, Any]], deploy_id: int | None,
             step: str | None) -> tuple[int, list[tuple[dict[str, Any], Path]]]:
     """The deployment id and its (step record, log path) pairs to show, in step order."""
-    logs = Path(workdir) / "logs"
     by_id = {d["id"]: d for d in deployments if isinstance(d.get("id"), int)}
     if deploy_id is None:
         if not by_id:
             raise KcistageError("no deployments yet, so no logs")
         deploy_id = max(by_id)
     dep = by_id.get(deploy_id)
-    folder = logs / str(int(deploy_id))
+    folder = paths.log_folder(Path(workdir), deploy_id)
     if dep is not None:
         steps = [s for s in dep.get("steps") or [] if isinstance(s.get("name"), str)]
         current = dep.get("step")

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from kcistage.core import paths
+
 CYCLES = ("partial", "full")
 PERMISSIONS = ("write", "maintain", "admin")
 
@@ -94,8 +96,8 @@ class Config:
 
     path: Path
     github: GitHubSettings = field(default_factory=GitHubSettings)
-    state_file: Path = Path("/var/lib/kcistage/state.json")
-    workdir: Path = Path("/var/lib/kcistage/work")
+    state_file: Path = paths.DEFAULT_STATE_FILE
+    workdir: Path = paths.DEFAULT_WORKDIR
     schedule: Schedule = field(default_factory=Schedule)
     trust: Trust = field(default_factory=Trust)
     repos: tuple[Repo, ...] = ()

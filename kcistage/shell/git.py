@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kcistage.core import paths
 from kcistage.core.model import is_sha
 from kcistage.core.settings import Repo
 from kcistage.errors import KcistageError, ServiceError
@@ -161,7 +162,7 @@ class Git:
 
     def checkout_dir(self, repo: Repo) -> Path:
         """Where the repo's staging checkout lives: workdir / "repos" / repo.name."""
-        return self.workdir / "repos" / repo.name
+        return paths.checkouts(self.workdir) / repo.name
 
     def remote_head(self, repo: Repo) -> str:
         """The sha of the base branch on the remote; ServiceError if unreachable or missing."""

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kcistage.core import paths
 from kcistage.errors import LockHeld, StateError
 
 SCHEMA_VERSION = 1
@@ -131,14 +132,20 @@ def dumps(state: dict[str, Any]) -> bytes:
     return text.encode("utf-8") + b"\n"
 
 
-def save(path: Path, state: dict[str, Any], history: int) -> None:
-    """Trim the history to the newest `history` deployments and write the file atomically."""
+def save(path: Path, state: dict[str, Any], history: int) -> list[int]:
+    """Trim the history to the newest `history` deployments and write the file atomically.
+
+    Returns the ids of the deployments that left the history (their step logs go too).
+    """
     path = Path(path)
     deployments = state.get("deployments") or []
+    dropped: list[dict[str, Any]] = []
     if history >= 0 and len(deployments) > history:
         # oldest first in the file, so the newest are at the end
-        state["deployments"] = deployments[len(deployments) - history:]
+        cut = len(deployments) - history
+        dropped, state["deployments"] = deployments[:cut], deployments[cut:]
     _write_atomic(path, dumps(state))
+    return [d["id"] for d in dropped if isinstance(d.get("id"), int)]
 
 
 def mark_polled(path: Path, now: datetime) -> None:
@@ -185,8 +192,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def _backoff_path(state_path: Path) -> Path:
     """`state.json.backoff`: GitHub's rate-limit reset time, kept outside the state document."""
-    state_path = Path(state_path)
-    return state_path.with_name(state_path.name + ".backoff")
+    return paths.backoff_file(Path(state_path))
 
 
 def read_backoff(state_path: Path) -> datetime | None:
@@ -222,7 +228,7 @@ class Lock:
 
     def __init__(self, state_path: Path):
         state_path = Path(state_path)
-        self.path = state_path.with_name(state_path.name + ".lock")
+        self.path = paths.lock_file(state_path)
         self._fd: int | None = None
 
     def _holder(self, fd: int) -> str:

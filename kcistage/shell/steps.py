@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -16,6 +17,7 @@ from typing import IO
 
 import requests
 
+from kcistage.core import paths
 from kcistage.core.model import format_time
 from kcistage.core.settings import Drain, Step
 
@@ -254,3 +256,27 @@ def stop_orphan(pgid: int, grace: float = GRACE) -> bool:
         time.sleep(POLL)
     _signal_group(pgid, signal.SIGKILL)
     return True
+
+
+def remove_logs(workdir: Path, gone: list[int], kept: list[int]) -> list[int]:
+    """Remove the step logs of deployments that left the history; returns the ids removed.
+
+    Every log folder numbered at most the newest id in `gone` and not in `kept` goes, so a run
+    killed between saving the state and removing the logs leaves nothing for ever: the next
+    trim takes its leftovers too. A folder that cannot be removed is tried again then.
+    """
+    if not gone:
+        return []
+    newest_gone, keep = max(gone), set(kept)
+    folder = paths.logs(Path(workdir))
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []  # no logs at all (every deployment skipped its steps, or none ran)
+    removed = []
+    for name in names:
+        if name.isdigit() and int(name) <= newest_gone and int(name) not in keep:
+            shutil.rmtree(folder / name, ignore_errors=True)
+            if not (folder / name).exists():
+                removed.append(int(name))
+    return sorted(removed)

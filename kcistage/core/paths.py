@@ -1,0 +1,84 @@
+"""Every path kcistage knows by default, its environment override, and the files it derives.
+
+One place for them, so the CLI, the config defaults, the docs and the systemd unit agree:
+
+- the config file: `--config`, else `$KCISTAGE_CONFIG`, else `./config.yaml` when it exists,
+  else `/etc/kcistage/config.yaml`;
+- the state file and the workdir (config keys `state_file`, `workdir`) under the unit's
+  StateDirectory `/var/lib/kcistage`;
+- next to the state file: its run lock, the rate-limit backoff and the operator controls;
+- under the workdir: the git checkouts and the step logs of each deployment.
+
+Pure: paths are computed, never touched (the caller says whether ./config.yaml exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+CONFIG_ENV = "KCISTAGE_CONFIG"
+LOCAL_CONFIG = Path("config.yaml")
+DEFAULT_CONFIG = Path("/etc/kcistage/config.yaml")
+DEFAULT_STATE_FILE = Path("/var/lib/kcistage/state.json")
+DEFAULT_WORKDIR = Path("/var/lib/kcistage/work")
+
+
+def config_path(option: str | None, environ: Mapping[str, str], local_exists: bool) -> tuple[Path, str]:
+    """The config file to read and where that choice came from (for error messages).
+
+    `option` is --config's value (None when not given); `local_exists` whether ./config.yaml
+    exists in the current folder.
+    """
+    if option:
+        return Path(option), "--config"
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV]), f"${CONFIG_ENV}"
+    if local_exists:
+        return LOCAL_CONFIG, "./config.yaml"
+    return DEFAULT_CONFIG, "the default"
+
+
+def beside_state(state_file: Path, suffix: str) -> Path:
+    """A file kept next to the state file: `state.json.<suffix>`."""
+    return state_file.with_name(f"{state_file.name}.{suffix}")
+
+
+def lock_file(state_file: Path) -> Path:
+    """The run lock held by tick and deploy."""
+    return beside_state(state_file, "lock")
+
+
+def backoff_file(state_file: Path) -> Path:
+    """GitHub's rate-limit reset time, kept outside the state document."""
+    return beside_state(state_file, "backoff")
+
+
+def controls_file(state_file: Path) -> Path:
+    """The operator controls (pause, exclusions by hand), writable while a deployment runs."""
+    return beside_state(state_file, "controls")
+
+
+def controls_lock(state_file: Path) -> Path:
+    """The controls file's own short lock (never the run lock)."""
+    return beside_state(state_file, "controls.lock")
+
+
+def checkouts(workdir: Path) -> Path:
+    """The folder of the repos' staging checkouts (`repos/<name>`)."""
+    return workdir / "repos"
+
+
+def logs(workdir: Path) -> Path:
+    """The folder of the step logs (`logs/<deployment id>/<step>.log`)."""
+    return workdir / "logs"
+
+
+def log_folder(workdir: Path, deploy_id: int) -> Path:
+    """The step logs of one deployment."""
+    return logs(workdir) / str(int(deploy_id))
+
+
+def log_path(workdir: Path, deploy_id: int, step: str) -> Path:
+    """Where a step's output in a deployment is logged."""
+    return log_folder(workdir, deploy_id) / f"{step}.log"
