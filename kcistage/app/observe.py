@@ -47,16 +47,20 @@ def observe(cfg: Config, state: dict, gh: GitHubPort, remote_head: Callable[[Rep
             on_handled: Callable[[], None] | None = None) -> Observation:
     """Poll, update state["prs"], act on comment commands, and return the eligible target.
 
-    on_handled() runs once comments were answered, so that a later failure in the same look
-    cannot make the next run answer them again."""
+    Comments are recorded as handled (their ids, approvals and queued cycles) and on_handled()
+    saves that BEFORE any answer goes to GitHub: when the state cannot be saved, on_handled
+    raises and nothing is answered, so a full disk cannot make every tick answer again."""
     poll = gh.poll(cfg.repos)
     bases = {repo.name: remote_head(repo) for repo in cfg.repos}
     _update_prs(state, poll.prs, now)
     obs = Observation(target={}, requests=poll.requests)
+    answers: list[Answer] = []
     for comment in poll.comments:
-        _handle_comment(cfg, state, gh, comment, now, dry_run, obs)
+        answers += _handle_comment(cfg, state, gh, comment, now, obs)
     if poll.comments and on_handled is not None:
         on_handled()
+    if not dry_run:
+        _send(cfg, gh, answers, obs)
     obs.target = compute_target(cfg, state, gh, bases, obs)
     return obs
 
@@ -122,13 +126,23 @@ def author_role(cfg: Config, gh: GitHubPort, repo: Repo, login: str) -> str | No
     return trust.role(login, cfg.trust, permission)
 
 
-def _handle_comment(cfg: Config, state: dict, gh: GitHubPort, comment: Comment, now: datetime,
-                    dry_run: bool, obs: Observation) -> None:
-    """Judge every command of one comment; approve, queue a cycle, react or reply."""
+@dataclass(frozen=True)
+class Answer:
+    """What to say on GitHub about one comment: an "eyes" reaction or a reply."""
+
+    repo: str
+    number: int
+    comment: int
+    reply: str | None  # None: react with "eyes"
+
+
+def _handle_comment(cfg: Config, state: dict, gh: GitHubPort, comment: Comment,
+                    now: datetime, obs: Observation) -> list[Answer]:
+    """Judge every command of one comment; record approvals and cycles; return the answers."""
     record = state["prs"].get(pr_key(comment.repo, comment.number))
     cmds = commands.parse(comment.body, cfg.github.bot)
     if not cmds:
-        return
+        return []
     repo = cfg.repo(comment.repo)
     role = author_role(cfg, gh, repo, comment.author)
     head = record["sha"] if record else None
@@ -154,15 +168,24 @@ def _handle_comment(cfg: Config, state: dict, gh: GitHubPort, comment: Comment, 
                            f"accepted" + (f" ({outcome.cycle} cycle next tick)" if outcome.cycle else ""))
     for _reply in replies:
         obs.actions.append(f"{comment.repo}#{comment.number}: command by {comment.author} refused")
-    if dry_run:
-        return
-    try:
-        if accepted:
-            gh.react(repo, comment.id, "eyes")
-        if replies:
-            gh.reply(repo, comment.number, "\n\n".join(dict.fromkeys(replies)))
-    except ServiceError as exc:  # the command itself is recorded; only the answer is lost
-        obs.actions.append(f"{comment.repo}#{comment.number}: could not answer: {exc}")
+    answers = [Answer(comment.repo, comment.number, comment.id, None)] if accepted else []
+    if replies:
+        answers.append(Answer(comment.repo, comment.number, comment.id,
+                              "\n\n".join(dict.fromkeys(replies))))
+    return answers
+
+
+def _send(cfg: Config, gh: GitHubPort, answers: list[Answer], obs: Observation) -> None:
+    """Put the reactions and replies on GitHub (the commands themselves are already recorded)."""
+    for answer in answers:
+        repo = cfg.repo(answer.repo)
+        try:
+            if answer.reply is None:
+                gh.react(repo, answer.comment, "eyes")
+            else:
+                gh.reply(repo, answer.number, answer.reply)
+        except ServiceError as exc:  # only the answer is lost, never the command
+            obs.actions.append(f"{answer.repo}#{answer.number}: could not answer: {exc}")
 
 
 def compute_target(cfg: Config, state: dict, gh: GitHubPort, bases: dict[str, str],
@@ -177,7 +200,7 @@ def compute_target(cfg: Config, state: dict, gh: GitHubPort, bases: dict[str, st
         repo = cfg.repo(record["repo"])
         pr = PullRequest.from_json(record)
         skip = cfg.trust.skip_label.lower()
-        cheap_out = pr.base != repo.base or pr.draft or any(l.lower() == skip for l in pr.labels)
+        cheap_out = pr.base != repo.base or pr.draft or any(label.lower() == skip for label in pr.labels)
         role = None if cheap_out else author_role(cfg, gh, repo, pr.author)
         verdict = trust.eligibility(pr, repo, cfg.trust, role, record.get("approval"),
                                     record.get("excluded"), base_sha=bases[repo.name],

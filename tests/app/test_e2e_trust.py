@@ -6,6 +6,10 @@ and, where the process matters (clock skew, a state file that cannot be saved), 
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -69,3 +73,49 @@ def test_a_dry_run_does_not_mark_the_poll(sandbox: Sandbox) -> None:
     box.advance(timedelta(hours=1).total_seconds() / 60)
     box.tick(dry_run=True)
     assert path.stat().st_mtime_ns == before.st_mtime_ns
+
+
+# -- no reply storm when the state cannot be saved --------------------------------------------
+def run_limited(box: Sandbox, max_bytes: int | None, *args: str) -> subprocess.CompletedProcess:
+    """The real CLI at the sandbox clock; with max_bytes, no file it writes may grow past that."""
+
+    def limit() -> None:
+        if max_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    env = {k: v for k, v in os.environ.items() if k not in ("KCISTAGE_CONFIG", "KCISTAGE_NOW")}
+    argv = [sys.executable, "-m", "kcistage", "--config", str(box.config_path),
+            "--now", box.clock().isoformat(), *args]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60,
+                          stdin=subprocess.DEVNULL, preexec_fn=limit, check=False)
+
+
+def test_a_state_that_cannot_be_saved_stops_the_tick_before_any_answer(sandbox: Sandbox) -> None:
+    box = sandbox
+    box.open_pr(API, 3, "octo-dev", {"api/main.py": "app = 3\n"})
+    prime(box)
+    box.advance(1)
+    box.tick()
+    box.advance(1)
+    refused = box.comment(API, 3, "random-person", "@kcibot deploy")
+    approved = box.comment(API, 3, "a-wai", "@kcibot deploy")
+    path = state_path(box)
+    size = path.stat().st_size  # the next state is larger (two more comment ids): it cannot be written
+    for _ in range(4):
+        box.advance(1)
+        done = run_limited(box, size, "tick")
+        assert done.returncode == 2, (done.stdout, done.stderr)
+        assert f"{path}: cannot write" in done.stderr and "too large" in done.stderr.lower()
+        assert box.state()["prs"][f"{API}#3"]["approval"] is None
+    mine = [c for c in box.hub.comments(f"kernelci/{API}", 3) if c["user"]["login"] == "kcibot"]
+    assert mine == [] and box.hub.reactions(approved) == []
+    # once the disk has room again, each command is answered exactly once
+    for _ in range(2):
+        box.advance(1)
+        done = run_limited(box, None, "tick")
+        assert done.returncode == 0, (done.stdout, done.stderr)
+    replies = [c["body"] for c in box.hub.comments(f"kernelci/{API}", 3)
+               if c["user"]["login"] == "kcibot" and "kcistage:reply" in c["body"]]
+    assert len(replies) == 1 and "@random-person is not allowed" in replies[0]
+    assert box.hub.reactions(approved) == ["eyes"] and box.hub.reactions(refused) == []
+    assert box.state()["prs"][f"{API}#3"]["approval"]["by"] == "a-wai"
