@@ -24,6 +24,7 @@ from github.Requester import Requester
 from kcistage.core.model import Comment, PullRequest, format_time, is_sha, parse_time
 from kcistage.core.settings import GitHubSettings, Repo
 from kcistage.errors import AuthError, ConfigError, RateLimited, ServiceError
+from kcistage.shell import neterrors
 
 MARKER = "<!-- kcistage"  # hidden in every comment the tool writes; such comments are never commands
 SEEN_MAX = 2000  # comment ids remembered (only recent ones can come back through `since`)
@@ -325,7 +326,7 @@ class GitHub:
             try:
                 status, out, text = self._requester.requestJson(verb, url, params, dict(headers), body)
             except (requests.RequestException, OSError) as exc:
-                problem = type(exc).__name__
+                problem = neterrors.describe(exc)
                 continue
             finally:
                 if verb != "GET":
@@ -342,8 +343,8 @@ class GitHub:
             if status in (403, 429):
                 self._rate_limit(status, out, data)
             return status, out, data
-        raise ServiceError(f"GitHub unreachable: {what} at {self._api} failed "
-                           f"{self.retries + 1} times ({problem})")
+        raise ServiceError(f"GitHub unreachable ({problem}): {what} at {self._api} failed "
+                           f"{self.retries + 1} times")
 
     def _rate_limit(self, status: int, headers: dict[str, Any], data: Any) -> None:
         """Raise RateLimited (and remember until when) if this 403/429 is a rate limit."""

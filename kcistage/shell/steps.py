@@ -20,6 +20,7 @@ import requests
 from kcistage.core import paths
 from kcistage.core.model import format_time
 from kcistage.core.settings import Drain, Step
+from kcistage.shell import neterrors
 
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a step's process group
 POLL = 0.05  # seconds between checks of a running step
@@ -161,7 +162,7 @@ def _poll_count(drain: Drain) -> tuple[int | None, str]:
     try:
         answer = requests.get(drain.url, params=list(drain.params), timeout=REQUEST_TIMEOUT)
     except requests.RequestException as exc:
-        return None, f"unreachable ({type(exc).__name__})"
+        return None, f"unreachable ({neterrors.describe(exc)})"
     if answer.status_code != 200:
         return None, f"HTTP {answer.status_code}"
     count = parse_count(answer.text)
