@@ -41,7 +41,7 @@ def read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (use --config or $KCISTAGE_CONFIG)") from None
+        raise ConfigError(f"{path.absolute()}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(one_line(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}")
                           ) from None
@@ -49,8 +49,36 @@ def read_yaml(path: Path) -> Any:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         context = getattr(exc, "context", None)
-        detail = f"{context}; {problem}" if context else problem
-        raise ConfigError(one_line(f"{path}: {where}could not parse YAML: {detail}")) from None
+        raise ConfigError(one_line(f"{path}: {where}{plain_words(problem, context)}")) from None
+
+
+# PyYAML's wording of common mistakes, and what it means for someone editing the file.
+_PLAIN = (
+    ("duplicate key", "{problem}: each key may appear once in a mapping"),
+    ("mapping values are not allowed", "a ':' where no key can start; quote a value that "
+                                       "contains ': ' (or fix the indentation above)"),
+    ("could not find expected ':'", "a line that is not `key: value` (a missing ':' or a "
+                                    "line indented wrongly)"),
+    ("found character '\\t'", "a tab character: indent with spaces"),
+    ("did not find expected key", "the indentation does not line up with the keys above"),
+    ("expected <block end>", "the indentation does not line up with the lines above"),
+    ("did not find expected '-'", "a list item that does not line up with the items above"),
+    ("found undefined alias", "an alias (*name) with no anchor (&name) before it"),
+    ("found unexpected end of stream", "the file ends inside an unclosed quote or bracket"),
+    ("expected ',' or ']'", "a [list] not closed with ']' or items not separated by ','"),
+    ("expected ',' or '}'", "a {mapping} not closed with '}' or entries not separated by ','"),
+    ("found unknown escape character", "an unknown backslash escape in a double-quoted text "
+                                       "(use single quotes)"),
+)
+
+
+def plain_words(problem: str, context: str | None = None) -> str:
+    """A YAML syntax problem said plainly (PyYAML's own words when it is not a common one)."""
+    for needle, words in _PLAIN:
+        if needle in problem or (context and needle in context):
+            return "YAML: " + words.replace("{problem}", problem)
+    detail = f"{context}; {problem}" if context else problem
+    return f"YAML: {detail}"

@@ -203,9 +203,9 @@ def test_error_names_file_and_key(tmp_path: Path, change, key: str, problem: str
 
 
 FILE_ERRORS: list[tuple[str, str, str]] = [
-    ("bad yaml", "repos:\n  - name: a\n    github: [x\n", "line 4: could not parse YAML"),
-    ("tab yaml", "repos:\n\t- a\n", "line 2: could not parse YAML"),
-    ("duplicate key", "history: 3\nhistory: 4\n", "line 2: could not parse YAML: duplicate key"),
+    ("bad yaml", "repos:\n  - name: a\n    github: [x\n", "line 4, column 1: YAML: a [list] not closed"),
+    ("tab yaml", "repos:\n\t- a\n", "line 2, column 1: YAML: a tab character: indent with spaces"),
+    ("duplicate key", "history: 3\nhistory: 4\n", "line 2, column 1: YAML: duplicate key 'history'"),
     ("top list", "- a\n- b\n", "expected a mapping of settings at the top level, got a list"),
     ("top scalar", "hello\n", "top level"),
     ("empty", "", "top level, got nothing"),
