@@ -22,8 +22,10 @@ PURE_STDLIB = {
     "dataclasses", "datetime", "typing", "re", "math", "enum", "functools", "itertools",
     "collections", "collections.abc", "__future__", "hashlib", "pathspec",
 }
-# settings.py keeps config paths as pathlib.Path values (a pure type; it reads nothing).
-EXTRA = {"core/settings.py": {"pathlib"}, "core/paths.py": {"pathlib"}}
+# settings.py, paths.py and the config checks keep paths as pathlib.Path values (a pure type;
+# they read nothing: the shell resolves paths); difflib suggests the key a typo meant.
+EXTRA = {"core/settings.py": {"pathlib"}, "core/paths.py": {"pathlib"},
+         "core/config_values.py": {"pathlib", "difflib"}, "core/config_validation.py": {"pathlib"}}
 CLOCK = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"),
          ("time", "time"), ("time", "monotonic"), ("time", "sleep"), ("time", "perf_counter")}
 IO_BUILTINS = {"open", "input", "print", "exec", "eval", "compile", "__import__", "breakpoint"}

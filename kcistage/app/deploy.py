@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -12,20 +11,17 @@ from kcistage.app.context import Context
 from kcistage.app.notify import note_pr, statuses
 from kcistage.app.observe import look, pr_key
 from kcistage.core import messages, rules
+from kcistage.core.enums import Cause, PrState
 from kcistage.core.history import facts, last_success
 from kcistage.core.model import Target, format_time, target_prs
 from kcistage.core.paths import log_path
+from kcistage.core.settings import env_name
 from kcistage.core.step_filter import plan_steps
 from kcistage.core.trust import exclusion_reason
 from kcistage.errors import KcistageError, ServiceError
 from kcistage.shell.steps import boot_id, run_step
 
 RESTART = "restart"
-
-
-def env_name(repo: str) -> str:
-    """A repo name as it appears in KCISTAGE_REPO_<NAME>_DIR."""
-    return re.sub(r"[^A-Za-z0-9]", "_", repo).upper()
 
 
 def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target) -> dict:
@@ -130,10 +126,12 @@ def _build(ctx: Context, record: dict, target: Target) -> dict[str, str]:
         build = ctx.git.build(repo, entry["base"], [tuple(p) for p in entry["prs"]])
         merged[name] = {"base": entry["base"], "prs": [list(p) for p in build.merged]}
         heads[name] = build.head
-        for number, sha, reason in build.left_out:
+        for number, sha, cause in build.left_out:
+            excluded = {"sha": sha, "cause": cause, "base": entry["base"]}
+            words = exclusion_reason(excluded, sha, repo)
             record["left_out"].append({"repo": name, "number": number, "sha": sha,
-                                       "reason": reason})
-            _exclude(ctx, name, number, sha, reason, entry["base"], record["id"])
+                                       "cause": cause, "reason": cause.replace("_", " ")})
+            _exclude(ctx, name, number, excluded, words, record["id"])
         if repo.push and not ctx.dry_run:
             ctx.git.push(repo)
     record["target"] = merged
@@ -142,17 +140,16 @@ def _build(ctx: Context, record: dict, target: Target) -> dict[str, str]:
     return heads
 
 
-def _exclude(ctx: Context, repo: str, number: int, sha: str, reason: str, base: str,
+def _exclude(ctx: Context, repo: str, number: int, excluded: dict[str, Any], words: str,
              deploy_id: int) -> None:
     """Mark a PR excluded at its head and say so on the PR."""
     pr = ctx.state["prs"].get(pr_key(repo, number))
     if pr is None:
         return
-    excluded = {"sha": sha, "reason": reason, "base": base}
-    words = exclusion_reason(excluded, sha, ctx.cfg.repo(repo))
-    if reason != "head moved":  # a moved head comes back on its own at the next tick
+    sha = excluded["sha"]
+    if excluded["cause"] is not Cause.HEAD_MOVED:  # a moved head comes back at the next tick
         pr["excluded"] = excluded
-    pr["state"], pr["reason"] = "excluded", words
+    pr["state"], pr["reason"], pr["cause"] = PrState.EXCLUDED, words, excluded["cause"]
     ctx.out.line(f"{repo}#{number} left out of deployment {deploy_id}: {words}")
     note_pr(ctx, pr, sha, messages.exclusion_note(words, deploy_id))
 

@@ -12,6 +12,7 @@ from kcistage.app.deploy import run_deployment
 from kcistage.app.notify import note_pr
 from kcistage.app.observe import look, note_observation, pr_key
 from kcistage.core import culprit, messages, rules
+from kcistage.core.enums import Cause, PrState
 from kcistage.core.history import facts, last_success
 from kcistage.core.model import format_time, parse_time, target_prs
 from kcistage.core.trust import exclusion_reason
@@ -165,9 +166,9 @@ def _blame(ctx: Context, suspect: list, failed_id: int) -> None:
     pr = ctx.state["prs"].get(pr_key(repo, number))
     if pr is None or pr.get("sha") != sha:
         return  # already pushed again: a new head is a new chance
-    pr["excluded"] = {"sha": sha, "reason": "culprit", "deployment": failed_id}
+    pr["excluded"] = {"sha": sha, "cause": Cause.CULPRIT, "deployment": failed_id}
     reason = exclusion_reason(pr["excluded"], sha, ctx.cfg.repo(repo))
-    pr["state"], pr["reason"] = "excluded", reason
+    pr["state"], pr["reason"], pr["cause"] = PrState.EXCLUDED, reason, Cause.CULPRIT
     note_pr(ctx, pr, sha, messages.exclusion_note(reason))
 
 

@@ -11,6 +11,7 @@ from kcistage.app.context import Context
 from kcistage.app.notify import tell_exclusions
 from kcistage.core import comment_commands as commands
 from kcistage.core import rules, trust
+from kcistage.core.enums import Cause
 from kcistage.core.history import facts
 from kcistage.core.model import Comment, PullRequest, Target, format_time, parse_time
 from kcistage.core.settings import Config, Repo
@@ -205,10 +206,11 @@ def compute_target(cfg: Config, state: dict, gh: GitHubPort, bases: dict[str, st
         verdict = trust.eligibility(pr, repo, cfg.trust, role, record.get("approval"),
                                     record.get("excluded"), base_sha=bases[repo.name],
                                     bot=cfg.github.bot)
-        if verdict.state == "excluded" and "approval dropped" in verdict.reason \
-                and record.get("reason") != verdict.reason:
+        # told once per new drop: the reason names the approved commit
+        if verdict.cause is Cause.APPROVAL_DROPPED and record.get("reason") != verdict.reason:
             obs.exclusions.append((pr_key(pr.repo, pr.number), pr.sha, verdict.reason))
         record["state"], record["reason"] = verdict.state, verdict.reason
+        record["cause"] = verdict.cause
         if verdict.eligible:
             target[repo.name]["prs"].append([pr.number, pr.sha])
     for entry in target.values():

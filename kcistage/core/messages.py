@@ -9,6 +9,11 @@ CYCLE_WORDS = {
 MAX_NOTES = 20
 
 
+def one_line(text: str) -> str:
+    """Collapse whitespace so a message (an error, a reply) stays on one line."""
+    return " ".join(str(text).split())
+
+
 def status_description(cycle: str, deploy_id: int, result: str) -> str:
     """A commit status description (GitHub keeps 140 characters)."""
     words = {"running": "deploying", "success": "deployed", "failed": "failed",

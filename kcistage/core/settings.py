@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -56,6 +57,11 @@ class Repo:
     url: str = ""  # fetch URL (or local path, already resolved); default https://github.com/<github>.git
     staging_branch: str = "staging.kernelci.org"
     push: bool = False
+
+
+def env_name(repo: str) -> str:
+    """A repo's short name as it appears in KCISTAGE_REPO_<NAME>_DIR (other characters: `_`)."""
+    return re.sub(r"[^A-Za-z0-9]", "_", repo).upper()
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from kcistage.core.comment_commands import VERBS, Command
+from kcistage.core.enums import Cause, Cycle, PrState, Role
 from kcistage.core.model import PullRequest
 from kcistage.core.settings import Repo, Trust
 
-# Roles from strongest to weakest; None means no role at all.
-ROLES = ("admin", "maintainer", "trusted")
+# kcistage roles from strongest to weakest; None means no role at all.
+ROLES = tuple(Role)
 
 # GitHub repository permissions, weakest first ("maintain"/"triage" come from `role_name`).
-PERMISSION_RANKS = ("none", "read", "triage", "write", "maintain", "admin")
+GITHUB_PERMISSIONS = ("read", "triage", "write", "maintain", "admin")
+PERMISSION_RANKS = ("none", *GITHUB_PERMISSIONS)
 
 _HEX_RE = re.compile(r"^[0-9a-f]+$")
 MIN_SHA_PREFIX = 7
@@ -39,18 +41,18 @@ def _rank(permission: str | None) -> int:
         return -1
 
 
-def role(login: str, trust: Trust, permission: str | None = None) -> str | None:
-    """The role of `login`: "admin", "maintainer", "trusted" or None (author_association unused)."""
+def role(login: str, trust: Trust, permission: str | None = None) -> Role | None:
+    """The role of `login`: admin, maintainer, trusted or None (author_association unused)."""
     if _in(login, trust.admins):
-        return "admin"
+        return Role.ADMIN
     if _in(login, trust.maintainers):
-        return "maintainer"
+        return Role.MAINTAINER
     # An unknown (or "none") min_permission must not make everyone a maintainer.
     needed = _rank(trust.min_permission)
     if trust.min_permission is not None and needed >= 1 and _rank(permission) >= needed:
-        return "maintainer"
+        return Role.MAINTAINER
     if _in(login, trust.users):
-        return "trusted"
+        return Role.TRUSTED
     return None
 
 
@@ -67,7 +69,7 @@ class Outcome:
 
     accepted: bool
     approve_sha: str | None  # approve the PR at this commit
-    cycle: str | None  # "partial" (admin deploy) | "full" (admin trigger) | None
+    cycle: Cycle | None  # partial (admin deploy) | full (admin trigger) | None
     reply: str | None  # the one reply for a refused command (None when accepted)
 
 
@@ -98,10 +100,10 @@ def judge(cmd: Command, author: str, author_role: str | None, head: str | None,
         if not cmd.verb:
             return _refuse(f"{who}: no command given: use {_usage(bot)}.")
         return _refuse(f"{who}: unknown command {_inline(cmd.verb)}: use {_usage(bot)}.")
-    if author_role not in ("admin", "maintainer"):
+    if author_role not in (Role.ADMIN, Role.MAINTAINER):
         return _refuse(f"{who} is not allowed to {cmd.verb} pull requests: only maintainers "
                        f"and admins listed in the kcistage configuration can.")
-    if cmd.verb == "trigger" and author_role != "admin":
+    if cmd.verb == "trigger" and author_role != Role.ADMIN:
         return _refuse(f"{who}: only admins may trigger a full cycle; nothing was approved. "
                        f"A maintainer can approve with `@{bot} deploy [sha]`.")
     if head is None:
@@ -129,60 +131,79 @@ def judge(cmd: Command, author: str, author_role: str | None, head: str | None,
         return _refuse(f"{who}: the head of this pull request changed around your comment; "
                        f"nothing was approved. To approve the current head, comment {again}.")
     cycle = None
-    if author_role == "admin":
-        cycle = "full" if cmd.verb == "trigger" else "partial"
+    if author_role == Role.ADMIN:
+        cycle = Cycle.FULL if cmd.verb == "trigger" else Cycle.PARTIAL
     return Outcome(accepted=True, approve_sha=head, cycle=cycle, reply=None)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a PR goes to staging, its status state and the reason in SPEC 4's words."""
+    """Whether a PR goes to staging, its status state, why (as data) and the reason in words."""
 
     eligible: bool
-    state: str  # "pending" when eligible, else "skipped" or "excluded"
+    state: PrState  # pending when eligible, else skipped or excluded
     reason: str
+    cause: Cause | None = None  # why it is out; None when eligible
+
+
+def exclusion_cause(excluded: dict[str, Any]) -> Cause:
+    """The cause of an exclusion record.
+
+    Records written before causes were stored carry only "reason": "culprit", "conflict" (or an
+    older "conflict ..." sentence), or words kept as written (read as by hand)."""
+    stored = excluded.get("cause")
+    if stored is not None:
+        return Cause(stored)
+    legacy = str(excluded.get("reason") or "")
+    if legacy == "culprit":
+        return Cause.CULPRIT
+    if legacy.startswith("conflict"):
+        return Cause.CONFLICT
+    return Cause.BY_HAND
 
 
 def exclusion_reason(excluded: dict[str, Any], sha: str, repo: Repo) -> str:
-    """The words for an exclusion record at head `sha` (a full sentence is kept as written)."""
-    reason = str(excluded.get("reason") or "excluded")
-    if reason == "culprit":
+    """The words for an exclusion record at head `sha` (an operator's words are kept as written)."""
+    cause = exclusion_cause(excluded)
+    if cause is Cause.CULPRIT:
         deployment = excluded.get("deployment")
         of = f" of deployment {deployment}" if deployment is not None else ""
         return f"culprit{of} at {sha[:7]}"
-    if reason == "conflict":
+    if cause is Cause.CONFLICT:
         base = excluded.get("base")
         return f"conflict with {repo.base}" + (f" at {base[:7]}" if base else "")
-    return reason
-
-
-def _is_conflict(excluded: dict[str, Any]) -> bool:
-    return str(excluded.get("reason") or "").startswith("conflict")
+    if cause is Cause.HEAD_MOVED:
+        return "head moved"
+    return str(excluded.get("reason") or "excluded")
 
 
 def eligibility(pr: PullRequest, repo: Repo, trust: Trust, author_role: str | None,
                 approval: dict[str, Any] | None, excluded: dict[str, Any] | None,
                 base_sha: str | None = None, bot: str = "kcibot") -> Verdict:
     """Whether `pr` is eligible for staging (SPEC 4), checking causes in a fixed order."""
+    skipped, excluded_state = PrState.SKIPPED, PrState.EXCLUDED
     if pr.base != repo.base:
-        return Verdict(False, "skipped", f"other base {pr.base} (staging merges {repo.base})")
+        return Verdict(False, skipped, f"other base {pr.base} (staging merges {repo.base})",
+                       Cause.OTHER_BASE)
     if pr.draft:
-        return Verdict(False, "skipped", "draft")
+        return Verdict(False, skipped, "draft", Cause.DRAFT)
     skip = trust.skip_label.casefold()
     if any(label.casefold() == skip for label in pr.labels):
-        return Verdict(False, "skipped", f"skip label {trust.skip_label}")
+        return Verdict(False, skipped, f"skip label {trust.skip_label}", Cause.SKIP_LABEL)
     if excluded and excluded.get("sha") == pr.sha:
+        cause = exclusion_cause(excluded)
         # A conflict recorded against an older base is retried: the base may have fixed it.
         # Without a known base (base_sha None) the conflict holds, so it cannot flap.
-        if not _is_conflict(excluded) or base_sha is None \
+        if cause is not Cause.CONFLICT or base_sha is None \
                 or excluded.get("base") in (None, base_sha):
-            return Verdict(False, "excluded", exclusion_reason(excluded, pr.sha, repo))
+            return Verdict(False, excluded_state, exclusion_reason(excluded, pr.sha, repo), cause)
     if author_role is not None:
-        return Verdict(True, "pending", f"trusted author {pr.author}")
+        return Verdict(True, PrState.PENDING, f"trusted author {pr.author}")
     if approval:
         if approval.get("sha") == pr.sha:
-            return Verdict(True, "pending", f"approved by {approval.get('by')} at {pr.sha[:7]}")
-        return Verdict(False, "excluded", "approval dropped: pushed after approval at "
-                                          f"{str(approval.get('sha') or '')[:7]}")
-    return Verdict(False, "skipped", "author not trusted and no approval "
-                                     f"(a maintainer can comment `@{bot} deploy`)")
+            return Verdict(True, PrState.PENDING, f"approved by {approval.get('by')} at {pr.sha[:7]}")
+        return Verdict(False, excluded_state, "approval dropped: pushed after approval at "
+                                              f"{str(approval.get('sha') or '')[:7]}",
+                       Cause.APPROVAL_DROPPED)
+    return Verdict(False, skipped, "author not trusted and no approval "
+                                   f"(a maintainer can comment `@{bot} deploy`)", Cause.UNTRUSTED)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kcistage.core import paths
+from kcistage.core.enums import Cause
 from kcistage.core.model import is_sha
 from kcistage.core.settings import Repo
 from kcistage.errors import KcistageError, ServiceError
@@ -44,7 +45,7 @@ class Build:
 
     head: str  # HEAD sha of the staging branch built
     merged: list[tuple[int, str]]  # (number, sha) merged, ascending
-    left_out: list[tuple[int, str, str]]  # (number, sha, reason): "conflict" | "head moved"
+    left_out: list[tuple[int, str, Cause]]  # (number, sha, cause): conflict | head_moved
 
 
 class _Failed(Exception):
@@ -196,14 +197,14 @@ class Git:
         self._local(repo, "clean", "-q", "-f", "-d", "-x")
 
         merged: list[tuple[int, str]] = []
-        left_out: list[tuple[int, str, str]] = []
+        left_out: list[tuple[int, str, Cause]] = []
         for number, sha in wanted:
             if sha in absent:
-                left_out.append((number, sha, "head moved"))
+                left_out.append((number, sha, Cause.HEAD_MOVED))
             elif self._merge(repo, number, sha):
                 merged.append((number, sha))
             else:
-                left_out.append((number, sha, "conflict"))
+                left_out.append((number, sha, Cause.CONFLICT))
         head = self._local(repo, "rev-parse", "--verify", "HEAD").strip()
         return Build(head=head, merged=merged, left_out=left_out)
 

@@ -23,6 +23,7 @@ from github.Requester import Requester
 
 from kcistage.core.model import Comment, PullRequest, format_time, is_sha, parse_time
 from kcistage.core.settings import GitHubSettings, Repo
+from kcistage.core.trust import GITHUB_PERMISSIONS
 from kcistage.errors import AuthError, ConfigError, RateLimited, ServiceError
 from kcistage.shell import neterrors
 
@@ -31,7 +32,6 @@ SEEN_MAX = 2000  # comment ids remembered (only recent ones can come back throug
 EDIT_LAG = timedelta(minutes=10)  # how late GitHub may list a new comment; older ones are edits
 PER_PAGE = 100
 MAX_PAGES = 50
-ROLES = ("admin", "maintain", "write", "triage", "read")
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
 
@@ -241,7 +241,7 @@ class GitHub:
             found = None
         elif status == 200 and isinstance(data, dict):
             role, legacy = data.get("role_name"), data.get("permission")
-            found = role if role in ROLES else legacy if legacy in ROLES else None
+            found = next((p for p in (role, legacy) if p in GITHUB_PERMISSIONS), None)
         else:
             raise self._unexpected(status, what, data)
         for key in [k for k, v in perms.items() if now - parse_time(v["at"]) >= ttl]:

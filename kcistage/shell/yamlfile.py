@@ -7,12 +7,8 @@ from typing import Any
 
 import yaml
 
+from kcistage.core.messages import one_line
 from kcistage.errors import ConfigError
-
-
-def one_line(text: str) -> str:
-    """Collapse whitespace so an error message stays on one line."""
-    return " ".join(str(text).split())
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -238,7 +238,8 @@ def test_decided_commit_gone_is_left_out_as_head_moved(box: Sandbox) -> None:
     record = box.state()["deployments"][-1]
     assert record["id"] == 2 and record["result"] == "success"
     assert record["target"][API]["prs"] == [[6, sha6]]
-    assert record["left_out"] == [{"repo": API, "number": 5, "sha": gone, "reason": "head moved"}]
+    assert record["left_out"] == [{"repo": API, "number": 5, "sha": gone, "cause": "head_moved",
+                                  "reason": "head moved"}]
     pr5 = box.state()["prs"][f"{API}#5"]
     assert pr5["reason"] == "head moved" and pr5["excluded"] is None  # not pinned as faulty
     box.advance(1)
@@ -257,7 +258,8 @@ def test_conflicting_pr_left_out_until_head_or_base_changes(box: Sandbox) -> Non
     record = tick_deploys(box)
     assert record["result"] == "success"
     assert record["target"][API]["prs"] == [[4, sha4], [8, sha8]]
-    assert record["left_out"] == [{"repo": API, "number": 6, "sha": sha6, "reason": "conflict"}]
+    assert record["left_out"] == [{"repo": API, "number": 6, "sha": sha6, "cause": "conflict",
+                                  "reason": "conflict"}]
     pr6 = box.state()["prs"][f"{API}#6"]
     assert pr6["state"] == "excluded" and "conflict" in pr6["reason"]
     doc = status_json(box)

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kcistage.core.comment_commands import Command, parse
+from kcistage.core.enums import Cause
 from kcistage.core.model import PullRequest
 from kcistage.core.settings import Repo, Trust
 from kcistage.core.trust import Outcome, Verdict, eligibility, judge, needs_permission, role
@@ -240,23 +241,33 @@ CONFLICT = {"sha": HEAD, "reason": "conflict", "base": BASE}
 ELIGIBILITY = [
     # (pr, role, approval, excluded, expected verdict)
     (pr(base="feature"), "admin", APPROVED, None,
-     Verdict(False, "skipped", "other base feature (staging merges main)")),
-    (pr(draft=True), "admin", APPROVED, None, Verdict(False, "skipped", "draft")),
+     Verdict(False, "skipped", "other base feature (staging merges main)", Cause.OTHER_BASE)),
+    (pr(draft=True), "admin", APPROVED, None, Verdict(False, "skipped", "draft", Cause.DRAFT)),
     (pr(labels=("bug", "staging-skip")), "admin", APPROVED, None,
-     Verdict(False, "skipped", "skip label staging-skip")),
+     Verdict(False, "skipped", "skip label staging-skip", Cause.SKIP_LABEL)),
     (pr(labels=("Staging-Skip",)), "admin", None, None,
-     Verdict(False, "skipped", "skip label staging-skip")),
+     Verdict(False, "skipped", "skip label staging-skip", Cause.SKIP_LABEL)),
     (pr(), "admin", APPROVED, CULPRIT,
-     Verdict(False, "excluded", "culprit of deployment 12 at 0123456")),
+     Verdict(False, "excluded", "culprit of deployment 12 at 0123456", Cause.CULPRIT)),
     (pr(), None, None, {"sha": HEAD, "reason": "culprit"},
-     Verdict(False, "excluded", "culprit at 0123456")),
-    (pr(), "trusted", None, CONFLICT, Verdict(False, "excluded", "conflict with main at bbbbbbb")),
+     Verdict(False, "excluded", "culprit at 0123456", Cause.CULPRIT)),
+    (pr(), "trusted", None, CONFLICT, Verdict(False, "excluded", "conflict with main at bbbbbbb",
+                                                      Cause.CONFLICT)),
     (pr(), "trusted", None, {"sha": HEAD, "reason": "conflict"},
-     Verdict(False, "excluded", "conflict with main")),
+     Verdict(False, "excluded", "conflict with main", Cause.CONFLICT)),
     (pr(), "trusted", None, {"sha": HEAD, "reason": "head moved"},
-     Verdict(False, "excluded", "head moved")),
+     Verdict(False, "excluded", "head moved", Cause.BY_HAND)),
     (pr(), "trusted", None, {"sha": HEAD, "reason": "culprit of deployment 7 at 0123456"},
-     Verdict(False, "excluded", "culprit of deployment 7 at 0123456")),
+     Verdict(False, "excluded", "culprit of deployment 7 at 0123456", Cause.BY_HAND)),
+    # records that store their cause (the words come from the cause, never the other way)
+    (pr(), "trusted", None, {"sha": HEAD, "cause": "conflict", "base": BASE},
+     Verdict(False, "excluded", "conflict with main at bbbbbbb", Cause.CONFLICT)),
+    (pr(), "trusted", None, {"sha": HEAD, "cause": "conflict", "base": OLD_BASE},
+     Verdict(True, "pending", "trusted author someone")),
+    (pr(), None, None, {"sha": HEAD, "cause": "culprit", "deployment": 3},
+     Verdict(False, "excluded", "culprit of deployment 3 at 0123456", Cause.CULPRIT)),
+    (pr(), None, None, {"sha": HEAD, "cause": "by_hand", "reason": "breaks the lab"},
+     Verdict(False, "excluded", "breaks the lab", Cause.BY_HAND)),
     # a new push re-admits an excluded PR
     (pr(), "trusted", None, dict(CULPRIT, sha=OTHER),
      Verdict(True, "pending", "trusted author someone")),
@@ -268,10 +279,11 @@ ELIGIBILITY = [
     (pr(), None, APPROVED, None, Verdict(True, "pending", "approved by a-wai at 0123456")),
     # approve-then-push: the approval no longer covers the head
     (pr(), None, STALE_APPROVAL, None,
-     Verdict(False, "excluded", "approval dropped: pushed after approval at fedcba9")),
+     Verdict(False, "excluded", "approval dropped: pushed after approval at fedcba9",
+             Cause.APPROVAL_DROPPED)),
     (pr(), None, None, None, Verdict(
         False, "skipped",
-        "author not trusted and no approval (a maintainer can comment `@kcibot deploy`)")),
+        "author not trusted and no approval (a maintainer can comment `@kcibot deploy`)", Cause.UNTRUSTED)),
 ]
 
 
@@ -316,7 +328,8 @@ def test_eligibility_skip_label_and_bot_from_config() -> None:
         == "skip label no-staging"
     assert eligibility(pr(labels=("staging-skip",)), REPO, trust, None, None, None, bot="sbot") \
         == Verdict(False, "skipped",
-                   "author not trusted and no approval (a maintainer can comment `@sbot deploy`)")
+                   "author not trusted and no approval (a maintainer can comment `@sbot deploy`)",
+                   Cause.UNTRUSTED)
 
 
 def test_eligibility_other_repo_base() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kcistage.core.enums import Cause
 from kcistage.core.settings import Repo
 from kcistage.errors import KcistageError, ServiceError
 from kcistage.sandbox.localrepo import LocalRepo
@@ -116,7 +117,7 @@ def test_unfetchable_commit_left_out_head_moved(tmp_path: Path, remote: LocalRep
     git = Git(tmp_path / "work")
     build = git.build(_repo(remote), base, [(1, pr1), (2, ghost), (77, "ab" * 20)])
     assert build.merged == [(1, pr1)]
-    assert build.left_out == [(2, ghost, "head moved"), (77, "ab" * 20, "head moved")]
+    assert build.left_out == [(2, ghost, Cause.HEAD_MOVED), (77, "ab" * 20, Cause.HEAD_MOVED)]
     assert "two" not in _files(git.checkout_dir(_repo(remote)))
 
 

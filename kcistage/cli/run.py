@@ -1,0 +1,65 @@
+"""`tick` and `deploy`: the commands that poll GitHub, decide and deploy."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from kcistage.app.context import Context, Output
+    from kcistage.cli.main import Env
+
+
+def _output(env: Env, progress: bool) -> Output:
+    """Plain lines for the journal; a deploy by hand shows every step, in colour on a terminal."""
+    from kcistage.app.context import Output
+
+    if progress and sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        from rich.console import Console
+
+        console = Console()
+        return Output(write=lambda text: console.log(text, markup=False, highlight=False),
+                      verbose=True)
+    return Output(write=click.echo, verbose=env.verbose or progress)
+
+
+def _run_engine(env: Env, dry_run: bool, action: Callable[[Context], int],
+                progress: bool = False) -> int:
+    """Load config and state, take the lock (not in a dry run), run the engine, save."""
+    from kcistage.app.engine import run as run_engine
+
+    cfg = env.config()
+    return run_engine(cfg, env.clock(), action, dry_run=dry_run, out=_output(env, progress))
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True,
+              help="Print the decision and the composition; write nothing, run nothing.")
+@click.pass_obj
+def tick(env: Env, dry_run: bool) -> int:
+    """One poll -> decide -> (deploy) cycle; what the systemd timer runs every minute."""
+    from kcistage.app.engine import tick as run_tick
+
+    return _run_engine(env, dry_run, run_tick)
+
+
+@click.command()
+@click.option("--full", is_flag=True, help="A full cycle (with the test kernel), not a partial one.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the decision and the composition; write nothing, run nothing.")
+@click.pass_obj
+def deploy(env: Env, full: bool, dry_run: bool) -> int:
+    """Deploy now, by hand: partial unless --full; ignores settle, throttle and the interval."""
+    from kcistage.app.engine import deploy_now
+
+    def action(ctx: Any) -> int:
+        return deploy_now(ctx, full)
+
+    return _run_engine(env, dry_run, action, progress=True)
+
+
+COMMANDS = (tick, deploy)

@@ -1,0 +1,55 @@
+"""`status` and `log`: read-only views of the state file (no GitHub request, no lock)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from kcistage.cli.main import Env
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (see SPEC section 2).")
+@click.pass_obj
+def status(env: Env, as_json: bool) -> int:
+    """Running deployment, next action, recent deployments and every open PR; no GitHub request."""
+    from kcistage.app.status_document import status_document
+    from kcistage.cli.views import render_json, render_plain
+    from kcistage.shell import statefile
+
+    cfg = env.config()
+    now = env.clock()()
+    doc = status_document(cfg, statefile.load(cfg.state_file, now, readonly=True), now)
+    if as_json:
+        click.echo(render_json(doc), nl=False)
+    elif sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        from rich.console import Console
+
+        from kcistage.cli.views import render_rich
+
+        render_rich(doc, Console())
+    else:
+        click.echo(render_plain(doc), nl=False)
+    return 0
+
+
+@click.command()
+@click.argument("deploy_id", required=False, type=int, metavar="[ID]")
+@click.argument("step", required=False, metavar="[STEP]")
+@click.pass_obj
+def log(env: Env, deploy_id: int | None, step: str | None) -> int:
+    """Show a deployment's step logs (the latest deployment by default)."""
+    from kcistage.cli.views import render_log
+    from kcistage.shell import statefile
+
+    cfg = env.config()
+    state = statefile.load(cfg.state_file, env.clock()(), readonly=True)
+    click.echo(render_log(cfg.workdir, state["deployments"], deploy_id, step), nl=False)
+    return 0
+
+
+COMMANDS = (status, log)

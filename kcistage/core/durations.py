@@ -1,0 +1,27 @@
+"""Durations as written in the configuration (`90s`, `5m`, `6h`, `1d`): parsing and spelling."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `5m`, `6h`, `1d` (decimals allowed: `0.2s`) as a timedelta; ValueError otherwise."""
+    match = _DURATION_RE.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"not a duration: {text!r}")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest exact `parse_duration` spelling of a timedelta (`90s`, `5m`, `1d`)."""
+    seconds = value.total_seconds()
+    for unit in ("d", "h", "m"):
+        count = seconds / _UNIT_SECONDS[unit]
+        if count >= 1 and count == int(count):
+            return f"{int(count)}{unit}"
+    return f"{int(seconds)}s" if seconds == int(seconds) else f"{seconds:g}s"
