@@ -5,12 +5,15 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from kcistage.cli.main import main
 
 
-def test_demo_tells_the_story_and_cleans_up() -> None:
+def test_demo_tells_the_story_and_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a temp folder of its own: demos run by other processes come and go in the shared one
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     before = set(Path(tempfile.gettempdir()).glob("kcistage-demo-*"))
     result = CliRunner().invoke(main, ["demo"])
     assert result.exit_code == 0, result.output
@@ -31,4 +34,5 @@ def test_demo_tells_the_story_and_cleans_up() -> None:
     # a failure is pinned on the faulty PR
     assert "kernelci-pipeline#103 is excluded: culprit" in out
     assert set(Path(tempfile.gettempdir()).glob("kcistage-demo-*")) == before
+    assert Path(tempfile.gettempdir()) == tmp_path
 
