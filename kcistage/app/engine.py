@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from contextlib import nullcontext
@@ -16,7 +17,8 @@ from kcistage.core.enums import Cause, PrState
 from kcistage.core.history import facts, last_success
 from kcistage.core.model import format_time, parse_time, target_prs
 from kcistage.core.trust import exclusion_reason
-from kcistage.shell import statefile
+from kcistage.errors import KcistageError
+from kcistage.shell import pokes, statefile
 from kcistage.shell.steps import boot_id, stop_orphan
 
 
@@ -199,20 +201,36 @@ def print_dry_run(ctx: Context, decision: rules.Decision) -> None:
 def run(cfg, clock, action, dry_run: bool = False, out=None, token: str | None = None) -> int:
     """Load the state (under the lock unless a dry run), run `action(ctx)` and return its status."""
     local = urlparse(cfg.github.api_url).hostname in ("127.0.0.1", "localhost", "::1")
+    # The webhook pokes already waiting are answered by this run's poll; ones that arrive while
+    # it runs stay and start the next tick. Consumed whatever happens (even when another run
+    # holds the lock: that one polls too), so a poke can never keep the path unit looping.
+    waiting = [] if dry_run else pokes.waiting(cfg.serve.poke_dir)
     lock = nullcontext() if dry_run else statefile.Lock(cfg.state_file)
-    with lock:
-        state = statefile.load(cfg.state_file, clock(), readonly=dry_run)
-        ctx = Context(cfg=cfg, clock=clock, state=state, dry_run=dry_run, token=token,
-                      local=local,
-                      out=out or Output())
+    try:
+        with lock:
+            state = statefile.load(cfg.state_file, clock(), readonly=dry_run)
+            ctx = Context(cfg=cfg, clock=clock, state=state, dry_run=dry_run, token=token,
+                          local=local,
+                          out=out or Output())
 
-        def on_sigterm(_signum, _frame) -> None:
-            ctx.stop_reason = "stopped by SIGTERM"
+            def on_sigterm(_signum, _frame) -> None:
+                ctx.stop_reason = "stopped by SIGTERM"
 
-        main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread and not dry_run else None
-        try:
-            return action(ctx)
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            main_thread = threading.current_thread() is threading.main_thread()
+            previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread and not dry_run else None
+            try:
+                return action(ctx)
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGTERM, previous)
+                _record_rate(ctx)
+    finally:
+        pokes.remove(cfg.serve.poke_dir, waiting)
+
+
+def _record_rate(ctx: Context) -> None:
+    """Leave GitHub's rate-limit figures beside the state file for `serve` (not in a dry run)."""
+    rate = getattr(ctx._gh, "rate", None)
+    if rate and not ctx.dry_run:
+        with contextlib.suppress(KcistageError):  # figures for a dashboard: never fail a run
+            statefile.write_rate(ctx.cfg.state_file, rate)

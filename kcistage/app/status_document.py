@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from kcistage.core import rules
 from kcistage.core.history import ended, facts, last_success
@@ -11,6 +14,12 @@ from kcistage.core.settings import Config
 from kcistage.shell.statefile import pid_alive
 
 RECENT = 20
+# SPEC section 2's `status --json` keys; anything else in the document is for the human views.
+_RUNNING_KEYS = ("id", "cycle", "trigger", "started", "step", "restarts")
+_NEXT_KEYS = ("action", "at", "reason")
+_LAST_KEYS = ("id", "cycle", "trigger", "result", "started", "finished", "prs", "steps")
+_STEP_KEYS = ("name", "result", "seconds")
+_PR_KEYS = ("repo", "number", "author", "sha", "state", "reason")
 
 
 def status_document(cfg: Config, state: dict, now: datetime) -> dict:
@@ -79,3 +88,27 @@ def pr_rows(state: dict) -> list[dict]:
                      "sha": pr["sha"], "state": pr_state, "reason": reason,
                      "title": pr.get("title", "")})
     return rows
+
+
+def _pick(data: dict[str, Any] | None, keys: Iterable[str]) -> dict[str, Any]:
+    """Only `keys` of `data`, in that order (absent keys as null)."""
+    data = data or {}
+    return {key: data.get(key) for key in keys}
+
+
+def spec_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document reduced to exactly SPEC section 2's keys."""
+    running = doc.get("running")
+    return {
+        "running": _pick(running, _RUNNING_KEYS) if running else None,
+        "next": _pick(doc.get("next"), _NEXT_KEYS),
+        "last": [dict(_pick(dep, _LAST_KEYS), prs=list(dep.get("prs") or []),
+                      steps=[_pick(s, _STEP_KEYS) for s in dep.get("steps") or []])
+                 for dep in doc.get("last") or []],
+        "prs": [_pick(pr, _PR_KEYS) for pr in doc.get("prs") or []],
+    }
+
+
+def render_json(doc: dict[str, Any]) -> str:
+    """`status --json`: one object with SPEC's keys only, ASCII-escaped, newline-terminated."""
+    return json.dumps(spec_document(doc), indent=2) + "\n"

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kcistage import __version__
-from kcistage.cli import demo, run, status
+from kcistage.cli import demo, run, serve, status
 from kcistage.errors import KcistageError
 
 if TYPE_CHECKING:
     from kcistage.core.settings import Config
 
 # Each command module lists its click commands in COMMANDS; a new family is one more entry here.
-COMMAND_MODULES = (run, status, demo)
+COMMAND_MODULES = (run, status, demo, serve)
 
 
 class Env:

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import io
-import json
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from kcistage.app.status_document import render_json as render_json  # noqa: F401 (re-exported)
+from kcistage.app.status_document import spec_document as spec_document  # noqa: F401
 from kcistage.core import paths
 from kcistage.errors import KcistageError
-
-# SPEC section 2's `status --json` keys; anything else in the document is for the human views.
-_RUNNING_KEYS = ("id", "cycle", "trigger", "started", "step", "restarts")
-_NEXT_KEYS = ("action", "at", "reason")
-_LAST_KEYS = ("id", "cycle", "trigger", "result", "started", "finished", "prs", "steps")
-_STEP_KEYS = ("name", "result", "seconds")
-_PR_KEYS = ("repo", "number", "author", "sha", "state", "reason")
 
 _RESULT_STYLE = {"success": "green", "failed": "bold red", "interrupted": "yellow",
                  "running": "cyan", "ok": "green", "timeout": "bold red", "skipped": "dim"}
@@ -141,32 +134,6 @@ def _running_lines(doc: dict[str, Any]) -> list[str]:
         pid = f" {clean(run['pid'])}" if run.get("pid") is not None else ""
         lines.append(f"process{pid} gone: the next tick or deploy marks it interrupted")
     return lines
-
-
-# ---------------------------------------------------------------- JSON
-
-def _pick(data: dict[str, Any] | None, keys: Iterable[str]) -> dict[str, Any]:
-    """Only `keys` of `data`, in that order (absent keys as null)."""
-    data = data or {}
-    return {key: data.get(key) for key in keys}
-
-
-def spec_document(doc: dict[str, Any]) -> dict[str, Any]:
-    """The document reduced to exactly SPEC section 2's keys."""
-    running = doc.get("running")
-    return {
-        "running": _pick(running, _RUNNING_KEYS) if running else None,
-        "next": _pick(doc.get("next"), _NEXT_KEYS),
-        "last": [dict(_pick(dep, _LAST_KEYS), prs=list(dep.get("prs") or []),
-                      steps=[_pick(s, _STEP_KEYS) for s in dep.get("steps") or []])
-                 for dep in doc.get("last") or []],
-        "prs": [_pick(pr, _PR_KEYS) for pr in doc.get("prs") or []],
-    }
-
-
-def render_json(doc: dict[str, Any]) -> str:
-    """`status --json`: one object with SPEC's keys only, ASCII-escaped, newline-terminated."""
-    return json.dumps(spec_document(doc), indent=2) + "\n"
 
 
 # ---------------------------------------------------------------- plain text

@@ -23,9 +23,11 @@ from kcistage.core.settings import (
     Notify,
     Repo,
     Schedule,
+    Serve,
     Step,
     Trust,
     env_name,
+    split_listen,
 )
 
 
@@ -119,6 +121,23 @@ class _Loader(ValueChecker):
                 push=self.boolean(d.get("push", False), f"{key}.push"),
             ))
         return tuple(repos)
+
+    def serve(self, raw: Any) -> Serve:
+        d = self.mapping(raw, "serve", ("listen", "webhook_secret_file", "poke_dir"))
+        default = Serve()
+        listen = self.string(d.get("listen", default.listen), "serve.listen")
+        try:
+            split_listen(listen)
+        except ValueError as exc:
+            self.fail("serve.listen", str(exc))
+        secret = d.get("webhook_secret_file")
+        return Serve(
+            listen=listen,
+            webhook_secret_file=None if secret is None
+            else self.local_path(secret, "serve.webhook_secret_file"),
+            poke_dir=self.local_path(d["poke_dir"], "serve.poke_dir") if "poke_dir" in d
+            else default.poke_dir,
+        )
 
     def notify(self, raw: Any) -> Notify:
         d = self.mapping(raw, "notify", ("on_failure",))
@@ -243,7 +262,7 @@ def validate(data: Any, path: Path, local_path: Callable[[str], Path]) -> Config
     if not isinstance(data, dict):
         v.fail("", f"expected a mapping of settings at the top level, got {kind(data)}")
     top = v.mapping(data, "", ("github", "state_file", "workdir", "schedule", "trust", "repos",
-                               "history", "notify", "steps"))
+                               "history", "notify", "steps", "serve"))
     defaults = Config(path=path)
     repos = v.repos(top.get("repos"))
     return Config(
@@ -259,6 +278,7 @@ def validate(data: Any, path: Path, local_path: Callable[[str], Path]) -> Config
         history=v.integer(top.get("history", defaults.history), "history", 1),
         notify=v.notify(top.get("notify")),
         steps=v.steps(top.get("steps"), repos),
+        serve=v.serve(top.get("serve")),
     )
 
 

@@ -6,7 +6,9 @@ One place for them, so the CLI, the config defaults, the docs and the systemd un
   else `/etc/kcistage/config.yaml`;
 - the state file and the workdir (config keys `state_file`, `workdir`) under the unit's
   StateDirectory `/var/lib/kcistage`;
-- next to the state file: its run lock, the rate-limit backoff and the operator controls;
+- next to the state file: its run lock, the rate-limit backoff and figures, and the operator
+  controls;
+- the webhook poke folder (config key `serve.poke_dir`) under /run/kcistage;
 - under the workdir: the git checkouts and the step logs of each deployment.
 
 Pure: paths are computed, never touched (the caller says whether ./config.yaml exists).
@@ -22,6 +24,7 @@ LOCAL_CONFIG = Path("config.yaml")
 DEFAULT_CONFIG = Path("/etc/kcistage/config.yaml")
 DEFAULT_STATE_FILE = Path("/var/lib/kcistage/state.json")
 DEFAULT_WORKDIR = Path("/var/lib/kcistage/work")
+DEFAULT_POKE_DIR = Path("/run/kcistage/pokes")  # serve.poke_dir: kcistage-serve.service's RuntimeDirectory
 
 
 def config_path(option: str | None, environ: Mapping[str, str], local_exists: bool) -> tuple[Path, str]:
@@ -52,6 +55,11 @@ def lock_file(state_file: Path) -> Path:
 def backoff_file(state_file: Path) -> Path:
     """GitHub's rate-limit reset time, kept outside the state document."""
     return beside_state(state_file, "backoff")
+
+
+def rate_file(state_file: Path) -> Path:
+    """GitHub's rate-limit figures as the last run saw them (for `serve`'s metrics)."""
+    return beside_state(state_file, "rate")
 
 
 def controls_file(state_file: Path) -> Path:

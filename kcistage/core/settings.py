@@ -97,6 +97,26 @@ class Notify:
 
 
 @dataclass(frozen=True)
+class Serve:
+    """`kcistage serve`: where it listens, the webhook secret, where accepted webhooks poke."""
+
+    listen: str = "127.0.0.1:8080"
+    webhook_secret_file: Path | None = None  # without it the webhook endpoint answers 404
+    poke_dir: Path = paths.DEFAULT_POKE_DIR
+
+
+def split_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT` (`[::1]:8080` for IPv6) as (host, port); ValueError when malformed."""
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535 \
+            or any(c.isspace() or c in "[]/" for c in host):
+        raise ValueError(f"expected HOST:PORT like 127.0.0.1:8080, got {text!r}")
+    return host, int(port)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -110,6 +130,7 @@ class Config:
     history: int = 500
     notify: Notify = field(default_factory=Notify)
     steps: tuple[Step, ...] = ()
+    serve: Serve = field(default_factory=Serve)
 
     def repo(self, name: str) -> Repo:
         """The repo with this short name (KeyError if none)."""

@@ -68,6 +68,7 @@ class GitHub:
         # Github() insists on whole seconds; its Requester takes any number (tests use 0.2 s).
         self._requester = Requester(**{**gh.requester.kwargs, "timeout": timeout})
         self._count = 0  # HTTP requests sent (attempts included)
+        self.rate: dict[str, Any] | None = None  # rate-limit headers of the last answer
         self._last_write = float("-inf")
 
     # -- polling ----------------------------------------------------------------------------
@@ -334,6 +335,7 @@ class GitHub:
             if status >= 500:
                 problem = f"HTTP {status}"
                 continue
+            self._note_rate(out)
             try:
                 data = json.loads(text) if text else None
             except ValueError:
@@ -345,6 +347,15 @@ class GitHub:
             return status, out, data
         raise ServiceError(f"GitHub unreachable ({problem}): {what} at {self._api} failed "
                            f"{self.retries + 1} times")
+
+    def _note_rate(self, headers: dict[str, Any]) -> None:
+        """Keep GitHub's rate-limit figures (shown by `serve`'s metrics)."""
+        remaining, limit = headers.get("x-ratelimit-remaining"), headers.get("x-ratelimit-limit")
+        if str(remaining).isdigit() and str(limit).isdigit():
+            reset = headers.get("x-ratelimit-reset", "")
+            self.rate = {"remaining": int(remaining), "limit": int(limit),
+                         "reset": format_time(datetime.fromtimestamp(int(reset), UTC))
+                         if str(reset).isdigit() else None}
 
     def _rate_limit(self, status: int, headers: dict[str, Any], data: Any) -> None:
         """Raise RateLimited (and remember until when) if this 403/429 is a rate limit."""

@@ -220,6 +220,21 @@ def write_backoff(state_path: Path, until: datetime | None) -> None:
     _write_atomic(path, (stamp + "\n").encode("ascii"))
 
 
+def read_rate(state_path: Path) -> dict[str, Any] | None:
+    """The last recorded rate-limit figures ({"remaining", "limit", "reset"}), None if unknown."""
+    try:
+        data = json.loads(paths.rate_file(Path(state_path)).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_rate(state_path: Path, rate: dict[str, Any]) -> None:
+    """Record rate-limit figures beside the state file (unchanged figures write nothing)."""
+    text = json.dumps(rate, sort_keys=True) + "\n"
+    _write_atomic(paths.rate_file(Path(state_path)), text.encode("utf-8"))
+
+
 class Lock:
     """The exclusive, non-blocking run lock beside the state file (`state.json.lock`).
 

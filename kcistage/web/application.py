@@ -1,0 +1,198 @@
+"""The WSGI application of `kcistage serve`: webhook, status page, status.json, metrics, healthz.
+
+It reads the state file and never locks or writes it; the parsed state is cached by the file's
+(mtime, size, inode), so a page costs one stat() while nothing changes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from kcistage.app.status_document import render_json, status_document
+from kcistage.core.history import last_success
+from kcistage.core.settings import Config
+from kcistage.errors import ConfigError, KcistageError
+from kcistage.shell import statefile
+from kcistage.web import metrics, page
+from kcistage.web.html_text import parse
+from kcistage.web.webhook import Receiver
+
+HEALTHY_POLL_AGE = timedelta(minutes=5)
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+_COMMON = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
+           ("Cache-Control", "no-store")]
+
+
+@dataclass
+class Snapshot:
+    """The state file as last read: its parsed content, or why it could not be read."""
+
+    key: tuple[int, int, int] | None
+    state: dict[str, Any] | None
+    mtime: datetime | None
+    problem: str | None
+
+
+class StateReader:
+    """Reads the state file read-only, again only when its (mtime, size, inode) changed."""
+
+    def __init__(self, path: Path, clock: Callable[[], datetime]) -> None:
+        self.path, self.clock = Path(path), clock
+        self._snapshot = Snapshot(None, None, None, "not read yet")
+        self._lock = threading.Lock()
+
+    def read(self) -> Snapshot:
+        """The current snapshot (a missing or corrupt file gives one with `problem` set)."""
+        try:
+            info = self.path.stat()
+        except OSError as exc:
+            return Snapshot(None, None, None, f"{self.path}: cannot read: {exc.strerror}")
+        key = (info.st_mtime_ns, info.st_size, info.st_ino)
+        with self._lock:
+            if self._snapshot.key == key:
+                return self._snapshot
+        mtime = datetime.fromtimestamp(info.st_mtime, UTC)
+        try:
+            snapshot = Snapshot(key, statefile.load(self.path, self.clock(), readonly=True), mtime,
+                                None)
+        except KcistageError as exc:
+            snapshot = Snapshot(key, None, mtime, str(exc))
+        with self._lock:
+            self._snapshot = snapshot
+        return snapshot
+
+    def rate(self) -> dict[str, Any] | None:
+        """GitHub's rate-limit figures as the last tick saw them (None when unknown)."""
+        return statefile.read_rate(self.path)
+
+
+def last_poll(snapshot: Snapshot) -> datetime | None:
+    """The later of the recorded poll time and the state file's mtime (a polling run touches it)."""
+    observed = (snapshot.state or {}).get("observed") or {}
+    times = [t for t in (parse(observed.get("at")), snapshot.mtime) if t is not None]
+    return max(times) if times else None
+
+
+def read_secret(cfg: Config) -> bytes | None:
+    """The webhook secret from `serve.webhook_secret_file` (None when not configured)."""
+    path = cfg.serve.webhook_secret_file
+    if path is None:
+        return None
+    try:
+        secret = Path(path).read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"serve.webhook_secret_file {path}: cannot read: {exc.strerror}") from None
+    if not secret:
+        raise ConfigError(f"serve.webhook_secret_file {path} is empty")
+    return secret
+
+
+class Application:
+    """The WSGI callable."""
+
+    def __init__(self, cfg: Config, clock: Callable[[], datetime], secret: bytes | None) -> None:
+        self.cfg, self.clock = cfg, clock
+        self.reader = StateReader(cfg.state_file, clock)
+        self.receiver = Receiver(secret, cfg.serve.poke_dir, cfg.repos)
+        self.counter = metrics.DeploymentCounter()
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
+        if path == "/webhook":
+            if method != "POST":
+                return _answer(start_response, 405, "POST only", [("Allow", "POST")])
+            headers = {key[5:].replace("_", "-").lower(): value
+                       for key, value in environ.items() if key.startswith("HTTP_")}
+            headers["content-type"] = environ.get("CONTENT_TYPE", "")
+            stream = environ["wsgi.input"]
+            answer = self.receiver.receive(headers, environ.get("CONTENT_LENGTH") or None,
+                                           stream.read)
+            return _answer(start_response, answer.status, answer.text)
+        routes = {"/": self.page, "/status.json": self.status_json, "/metrics": self.metrics,
+                  "/healthz": self.healthz}
+        if path not in routes:
+            return _answer(start_response, 404, "not found")
+        if method not in ("GET", "HEAD"):
+            return _answer(start_response, 405, "GET only", [("Allow", "GET, HEAD")])
+        status, content_type, body, extra = routes[path]()
+        return _send(start_response, status, content_type, b"" if method == "HEAD" else body,
+                     extra, len(body))
+
+    def _document(self) -> tuple[Snapshot, dict[str, Any] | None]:
+        snapshot = self.reader.read()
+        if snapshot.state is None:
+            return snapshot, None
+        return snapshot, status_document(self.cfg, snapshot.state, self.clock())
+
+    def page(self) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+        """GET /: the HTML status page."""
+        snapshot, doc = self._document()
+        if doc is None or snapshot.state is None:
+            return 503, "text/plain; charset=utf-8", f"{snapshot.problem}\n".encode(), []
+        html = page.render(doc, snapshot.state["deployments"])
+        return 200, "text/html; charset=utf-8", html.encode(), [
+            ("Content-Security-Policy", page.CSP)]
+
+    def status_json(self) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+        """GET /status.json: the `status --json` document."""
+        snapshot, doc = self._document()
+        if doc is None:
+            body = json.dumps({"error": snapshot.problem}) + "\n"
+            return 503, "application/json", body.encode(), []
+        return 200, "application/json", render_json(doc).encode(), []
+
+    def metrics(self) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+        """GET /metrics: Prometheus text format."""
+        snapshot, doc = self._document()
+        state = snapshot.state or {"deployments": []}
+        counts = self.counter.update(state["deployments"])
+        good = last_success(state["deployments"])
+        text = metrics.render(doc or {}, counts, good, last_poll(snapshot), self.reader.rate(),
+                              self.receiver.counts)
+        text += ("# HELP kcistage_state_readable 1 while the state file can be read.\n"
+                 "# TYPE kcistage_state_readable gauge\n"
+                 f"kcistage_state_readable {1.0 if snapshot.state is not None else 0.0}\n")
+        return 200, "text/plain; version=0.0.4; charset=utf-8", text.encode(), []
+
+    def healthz(self) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+        """GET /healthz: 200 while the state is readable and the last poll is recent."""
+        snapshot = self.reader.read()
+        if snapshot.state is None:
+            return 503, "text/plain; charset=utf-8", f"unhealthy: {snapshot.problem}\n".encode(), []
+        polled = last_poll(snapshot)
+        if polled is None:
+            return 503, "text/plain; charset=utf-8", b"unhealthy: no poll recorded yet\n", []
+        age = (self.clock() - polled).total_seconds()
+        if age >= HEALTHY_POLL_AGE.total_seconds():
+            body = f"unhealthy: last poll {age:.0f}s ago (limit {HEALTHY_POLL_AGE.seconds}s)\n"
+            return 503, "text/plain; charset=utf-8", body.encode(), []
+        return 200, "text/plain; charset=utf-8", f"ok: last poll {max(age, 0):.0f}s ago\n".encode(), []
+
+
+_REASONS = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
+            401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+            413: "Content Too Large", 415: "Unsupported Media Type", 503: "Service Unavailable"}
+
+
+def _send(start_response: StartResponse, status: int, content_type: str, body: bytes,
+          extra: list[tuple[str, str]], length: int) -> list[bytes]:
+    headers = [("Content-Type", content_type), ("Content-Length", str(length)), *_COMMON, *extra]
+    if status == 204:
+        headers = [h for h in headers if h[0] not in ("Content-Type", "Content-Length")]
+        body = b""
+    start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
+    return [body]
+
+
+def _answer(start_response: StartResponse, status: int, text: str,
+            extra: list[tuple[str, str]] | None = None) -> list[bytes]:
+    body = (text + "\n").encode() if text else b""
+    return _send(start_response, status, "text/plain; charset=utf-8", body, extra or [], len(body))
+
