@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import threading
@@ -10,7 +11,11 @@ from pathlib import Path
 
 import click
 
-from kcistage.sandbox.sandbox import Sandbox, TickResult
+from kcistage.app.status_document import status_document
+from kcistage.core.model import format_time
+from kcistage.sandbox.sandbox import START, Sandbox, TickResult
+from kcistage.sandbox.webhooks import SandboxServe, pull_request_event
+from kcistage.web import page
 
 
 class Timeline:
@@ -42,7 +47,22 @@ class Timeline:
         raise click.ClickException("the demo expected a deployment that never came")
 
 
-def script(box: Sandbox, t: Timeline) -> None:
+def _webhook_then_tick(t: Timeline, web: SandboxServe, payload: dict) -> None:
+    """A delivery to the real serve, the poke it leaves, the tick it starts at once."""
+    sent = web.deliver("pull_request", payload)
+    click.echo(f"          serve {web.url}webhook: {sent.status} {sent.text} "
+               f"({sent.seconds * 1000:.0f} ms)")
+    waiting = web.wait_for_poke()
+    started = time.perf_counter() - sent.started
+    click.echo(f"          poke {waiting[0] if waiting else '(none)'} -> kcistage-poke.path starts "
+               f"a tick {started:.2f}s after the delivery (no waiting for the next minute)")
+    t.tick()
+    again = web.deliver("pull_request", payload, delivery=sent.id)
+    click.echo(f"          the tick removed the poke ({len(web.pokes())} left); GitHub redelivers "
+               f"the same delivery: {again.status} {again.text}, no poke")
+
+
+def script(box: Sandbox, t: Timeline, web: SandboxServe) -> None:
     """The story, told through real ticks."""
     t.say("kcistage starts on a fresh server: staging is built from main for the first time")
     t.tick()
@@ -50,10 +70,11 @@ def script(box: Sandbox, t: Timeline) -> None:
     t.tick()
 
     box.advance(10)
-    t.say("JenySadadia (trusted) opens kernelci-pipeline#101: a pipeline config change")
+    t.say("JenySadadia (trusted) opens kernelci-pipeline#101: a pipeline config change; GitHub "
+          "sends the signed pull_request webhook to kcistage serve")
     box.open_pr("kernelci-pipeline", 101, "JenySadadia", {"config/pipeline.yaml": "jobs: {a: 1}\n"},
                 title="pipeline: add job a")
-    t.tick()
+    _webhook_then_tick(t, web, pull_request_event("kernelci-pipeline", 101, "opened"))
     t.say("... the tool waits for the settle time and the throttle, then deploys partially:")
     t.until_idle()
     _steps(box)
@@ -117,6 +138,22 @@ def script(box: Sandbox, t: Timeline) -> None:
     _ = sha7
 
 
+def _snapshot(box: Sandbox, path: Path) -> None:
+    """The status page as serve would show it now, saved as a file to open in a browser."""
+    now = box.clock()
+    doc = status_document(box.config(), box.state(), now)
+    path.write_text(page.render(doc, box.state()["deployments"]), encoding="utf-8")
+
+
+def _last_time(root: Path) -> str:
+    """The sandbox clock's last time, for serve's --now (the sandbox lives in simulated time)."""
+    try:
+        state = json.loads((root / "state" / "state.json").read_text())
+        return str(state["deployments"][-1]["finished"])
+    except (OSError, ValueError, KeyError, IndexError):
+        return format_time(START)
+
+
 def _push_later(box: Sandbox, seconds: float) -> None:
     """Push to kernelci-api#8 while its deployment runs."""
     time.sleep(seconds)
@@ -145,8 +182,10 @@ def run_demo(keep: Path | None = None, verbose: bool = False) -> int:
     root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="kcistage-demo-"))
     started = time.monotonic()
     try:
-        with Sandbox(root) as box:
-            script(box, Timeline(box, verbose))
+        with Sandbox(root) as box, SandboxServe(box) as web:
+            script(box, Timeline(box, verbose), web)
+            if keep is not None:
+                _snapshot(box, root / "status.html")
             click.echo(f"\nDone in {time.monotonic() - started:.1f}s: "
                        f"{len(box.state()['deployments'])} deployments, "
                        f"{len(box.hub.requests)} requests to the GitHub stand-in.")
@@ -155,4 +194,7 @@ def run_demo(keep: Path | None = None, verbose: bool = False) -> int:
             shutil.rmtree(root, ignore_errors=True)
     if keep is not None:
         click.echo(f"Sandbox kept in {root} (try: kcistage --config {root}/config.yaml status)")
+        click.echo(f"Status page: file://{root.resolve()}/status.html (a snapshot), or live: "
+                   f"kcistage --config {root}/config.yaml --now {_last_time(root)} serve, "
+                   "then open http://127.0.0.1:8080/")
     return 0

@@ -7,6 +7,7 @@ over HTTP on 127.0.0.1, real step processes (kcistage.sandbox.harmless_step in p
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from kcistage.shell.config import load_config
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 OWNER = "kernelci"
+SECRET_FILE = "webhook-secret"  # serve.webhook_secret_file
 
 TREES: dict[str, dict[str, str]] = {
     "kernelci-core": {
@@ -143,6 +145,8 @@ class Sandbox:
             self.hub.add_repo(f"{OWNER}/{name}", heads=self.repos[name].branch_head)
         (self.root / "token").write_text(TOKEN + "\n")
         (self.root / "token").chmod(0o600)
+        (self.root / SECRET_FILE).write_text(secrets.token_hex(16) + "\n")
+        (self.root / SECRET_FILE).chmod(0o600)
         self.write_config()
 
     def stop(self) -> None:
@@ -167,6 +171,8 @@ class Sandbox:
             "repos": [{"name": name, "github": f"{OWNER}/{name}", "base": "main",
                        "url": f"remotes/{name}.git", "staging_branch": "staging.kernelci.org",
                        "push": True} for name in self.trees],
+            "serve": {"listen": "127.0.0.1:8080", "webhook_secret_file": SECRET_FILE,
+                      "poke_dir": "pokes"},
             "steps": sandbox_steps(self.records, f"http://127.0.0.1:{port}/latest/count"),
         }
         for key, value in self.overrides.items():

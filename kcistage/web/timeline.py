@@ -69,6 +69,6 @@ def render(deployments: list[dict[str, Any]], generated: str) -> str:
     if shown:
         parts.append(f'<text x="{WIDTH}" y="{legend_y}" font-size="12" fill="#333" '
                      f'text-anchor="end">deployments {esc(shown[0]["id"])} to '
-                     f'{esc(shown[-1]["id"])}</text>')
+                     f'{esc(shown[-1]["id"])}; the tallest bar is {duration(longest)}</text>')
     parts.append("</svg>")
     return "".join(parts)

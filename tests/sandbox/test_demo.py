@@ -21,6 +21,10 @@ def test_demo_tells_the_story_and_cleans_up(tmp_path: Path, monkeypatch: pytest.
     # the first deployment is full, then a trusted change deploys partially with only its steps
     assert "full (change): deployment 1 success" in out
     assert "ran drain-queue, restart-pipeline; skipped build-kernelci-images" in out
+    # a signed webhook delivery to a real serve pokes a tick at once; a redelivery is a duplicate
+    assert "/webhook: 202 accepted: the next tick polls GitHub" in out
+    assert "kcistage-poke.path starts a tick" in out
+    assert "the tick removed the poke (0 left); GitHub redelivers the same delivery: 200 duplicate" in out
     # an untrusted PR waits for a maintainer's approval
     assert "kernelci-api#7 is skipped: author not trusted and no approval" in out
     assert "kernelci-api#7 is pending: approved by a-wai" in out
