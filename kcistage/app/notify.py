@@ -46,7 +46,7 @@ def statuses(ctx: Context, record: dict, result: str) -> None:
     for name, entry in record["target"].items():
         repo = ctx.cfg.repo(name)
         for _number, sha in entry["prs"]:
-            safe_notify(ctx, lambda: ctx.gh.set_status(repo, sha, state, description),
+            safe_notify(ctx, lambda repo=repo, sha=sha: ctx.gh.set_status(repo, sha, state, description),
                         f"set status on {sha[:7]}")
 
 

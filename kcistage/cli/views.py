@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from kcistage.app.status_document import render_json as render_json  # noqa: F401 (re-exported)
 from kcistage.app.status_document import spec_document as spec_document  # noqa: F401
 from kcistage.core import paths
+from kcistage.core.durations import human
 from kcistage.errors import KcistageError
 
 _RESULT_STYLE = {"success": "green", "failed": "bold red", "interrupted": "yellow",
@@ -52,22 +53,10 @@ def fmt_time(text: Any) -> str:
 
 
 def fmt_duration(seconds: float | int | None, precise: bool = False) -> str:
-    """`45s`, `4m12s`, `2h03m`, `1d04h` (`12.3s` under a minute when `precise`)."""
+    """A duration as durations.human writes it; `-` when there is none."""
     if seconds is None or isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         return "-"
-    if precise and seconds < 60:
-        return f"{max(seconds, 0):.1f}s"
-    total = max(int(round(seconds)), 0)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d{hours:02d}h"
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+    return human(seconds, precise)
 
 
 def _between(start: Any, end: Any) -> float | None:
@@ -296,7 +285,8 @@ def render_log(workdir: Path, deployments: list[dict[str, Any]], deploy_id: int 
             parts.append(fmt_duration(record["seconds"], precise=True))
         out.write(f"== {' · '.join(parts)} ==\n")
         try:
-            handle = open(path, encoding="utf-8", errors="replace")
+            # opened apart from the `with` below: only a failed open means "no log"
+            handle = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
         except FileNotFoundError:
             out.write("(no log)\n")
             continue

@@ -21,14 +21,15 @@ stops at the first that applies:
    "periodic", at max(now, L + throttle); otherwise nothing, saying when the next full is due.
 
 `decide_manual` is `kcistage deploy`: a cycle now, trigger "manual", no settle/throttle/interval.
-Times in reasons are HH:MM in UTC; durations like 6h12m.
+Times in reasons are HH:MM in UTC; durations like 6h12m (durations.human).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from kcistage.core.durations import human
 from kcistage.core.model import Target
 from kcistage.core.settings import Schedule
 
@@ -78,20 +79,6 @@ def hhmm(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%H:%M")
 
 
-def duration(value: timedelta) -> str:
-    """A duration as 6h12m / 25m / 40s / 2d3h, the form used in reasons."""
-    seconds = max(0, int(value.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    days, rest = divmod(seconds // 60, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days}d{hours}h" + (f"{minutes}m" if minutes else "")
-    if hours:
-        return f"{hours}h{minutes}m"
-    return f"{minutes}m"
-
-
 def change_mark(
     previous: datetime | None, target: Target, deployed: Target | None, now: datetime
 ) -> datetime | None:
@@ -111,7 +98,7 @@ def _full_note(facts: Facts) -> str:
     # Says why an automatic cycle is full.
     if facts.last_full_started is None:
         return "full cycle due: no full cycle yet"
-    return f"full cycle due: last full {duration(facts.now - facts.last_full_started)} ago"
+    return f"full cycle due: last full {human((facts.now - facts.last_full_started).total_seconds())} ago"
 
 
 def _next_full_at(facts: Facts, schedule: Schedule) -> datetime | None:

@@ -281,10 +281,8 @@ class Lock:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
-        try:
+        with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)  # no stale pid left for the next reader
-        except OSError:
-            pass
         os.close(fd)  # closing the last descriptor releases the flock
 
 

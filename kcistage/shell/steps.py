@@ -18,6 +18,7 @@ from typing import IO
 import requests
 
 from kcistage.core import paths
+from kcistage.core.durations import human
 from kcistage.core.model import format_time
 from kcistage.core.settings import Drain, Step
 from kcistage.shell import neterrors
@@ -37,20 +38,6 @@ class StepRun:
     seconds: float
     attempts: int
     detail: str  # "exit 3", "timed out after 20m", "interrupted: restart", "drained", ...
-
-
-def format_duration(seconds: float) -> str:
-    """A short human duration: 90s, 20m, 1h30m, 0.3s."""
-    if seconds < 1 or seconds != int(seconds):
-        return f"{seconds:g}s" if seconds < 60 else f"{int(seconds)}s"
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
-    if minutes and not secs:
-        return f"{minutes}m"
-    return f"{whole}s"
 
 
 def _now() -> str:
@@ -110,7 +97,7 @@ def _attempt(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes], 
                 return "interrupted", f"interrupted: {reason}"
             if time.monotonic() >= deadline:
                 _stop(proc, grace)
-                return "timeout", f"timed out after {format_duration(limit)}"
+                return "timeout", f"timed out after {human(limit)}"
             time.sleep(POLL)
     finally:
         # kcistage itself failed (exception, KeyboardInterrupt): never leave the step running.
@@ -190,8 +177,8 @@ def _run_drain(step: Step, log: IO[bytes], check: Check) -> tuple[str, str]:
     assert drain is not None
     limit = drain.timeout.total_seconds()
     _note(log, f"=== {_now()} step {step.name}: drain {drain.url} params={list(drain.params)!r} "
-               f"every {format_duration(drain.interval.total_seconds())}, "
-               f"timeout {format_duration(limit)}, on_timeout {drain.on_timeout}")
+               f"every {human(drain.interval.total_seconds())}, "
+               f"timeout {human(limit)}, on_timeout {drain.on_timeout}")
     deadline = time.monotonic() + limit
     while True:
         reason = check()
@@ -206,7 +193,7 @@ def _run_drain(step: Step, log: IO[bytes], check: Check) -> tuple[str, str]:
             last = str(count) if count is not None else note
             if drain.on_timeout == "proceed":
                 return "ok", f"queue not empty at timeout ({last}); proceeding"
-            return "timeout", f"queue not empty after {format_duration(limit)} ({last})"
+            return "timeout", f"queue not empty after {human(limit)} ({last})"
         reason = _wait(min(drain.interval.total_seconds(), left), check)
         if reason is not None:
             return "interrupted", f"interrupted: {reason}"

@@ -234,7 +234,7 @@ def test_render_log_headers(logs: tuple[Path, list[dict]]) -> None:
     assert out.getvalue() == (
         "== deployment 13 · step api · ok · 30.0s ==\napi log\n"
         "== deployment 13 · step pipeline · ok · 41.5s ==\npipe log\n"
-        "== deployment 13 · step kernel · timeout · 1h00m ==\nkernel log\n"
+        "== deployment 13 · step kernel · timeout · 1h ==\nkernel log\n"
         "== deployment 13 · step tests · skipped · 0.0s ==\n(no log)\n")
 
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlparse
 import pytest
 
 from kcistage.core.settings import Drain, Step
-from kcistage.shell.steps import StepRun, format_duration, parse_count, run_step
+from kcistage.shell.steps import StepRun, parse_count, run_step
 
 HELPERS = Path(__file__).resolve().parents[1] / "steps_helpers"
 PY = sys.executable
@@ -168,13 +168,6 @@ def test_exception_in_kcistage_kills_group(tmp_path: Path) -> None:
         run_step(_step("spawn_sleep.py", str(pidfile)), None, dict(os.environ),
                  tmp_path / "l", check, grace=0.2)
     assert _gone(int(pidfile.read_text()))
-
-
-@pytest.mark.parametrize("seconds, text", [
-    (0.3, "0.3s"), (1, "1s"), (90, "90s"), (1200, "20m"), (3600, "1h"), (5400, "1h30m"),
-])
-def test_format_duration(seconds: float, text: str) -> None:
-    assert format_duration(seconds) == text
 
 
 # -- drain steps -----------------------------------------------------------------------------
