@@ -25,7 +25,7 @@ class GitHubPort(Protocol):
     def poll(self, repos: Any) -> Any: ...
     def permission(self, repo: Repo, login: str) -> str | None: ...
     def react(self, repo: Repo, comment_id: int, content: str = "eyes") -> None: ...
-    def reply(self, repo: Repo, number: int, body: str) -> int: ...
+    def reply(self, repo: Repo, number: int, body: str, answers: int) -> int: ...
 
 
 @dataclass
@@ -184,7 +184,7 @@ def _send(cfg: Config, gh: GitHubPort, answers: list[Answer], obs: Observation) 
             if answer.reply is None:
                 gh.react(repo, answer.comment, "eyes")
             else:
-                gh.reply(repo, answer.number, answer.reply)
+                gh.reply(repo, answer.number, answer.reply, answer.comment)
         except ServiceError as exc:  # only the answer is lost, never the command
             obs.actions.append(f"{answer.repo}#{answer.number}: could not answer: {exc}")
 

@@ -46,7 +46,8 @@ class FakeGitHub(StandInData):
         self.token, self.rate_limit = token, rate_limit
         self.requests: list[dict[str, Any]] = []
         self._used = 0
-        self._faults: list[tuple[str, Any]] = []
+        self._faults: list[tuple[str, Any, str | None]] = []  # (kind, detail, only this verb)
+        self.on_served: Callable[[dict[str, Any]], None] | None = None
         self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -89,21 +90,33 @@ class FakeGitHub(StandInData):
             self.requests.clear()
 
     # -- faults -----------------------------------------------------------------------------
-    def fail_next(self, n: int, status: int = 502) -> None:
-        """The next n requests fail with `status` (0: the connection is dropped unanswered)."""
+    def fail_next(self, n: int, status: int = 502, verb: str | None = None) -> None:
+        """The next n requests (of `verb` or route if given) fail with `status`, not carried out.
+
+        status 0: the connection is dropped unanswered."""
         with self._lock:
-            self._faults += [("fail", status)] * n
+            self._faults += [("fail", status, verb)] * n
+
+    def drop_answer_next(self, n: int = 1, status: int = 0, verb: str = "POST") -> None:
+        """The next n `verb` requests are carried out, then their answer is lost.
+
+        `verb` may also name a route: "POST /repos/{o}/{r}/issues/{n}/comments".
+
+        status 0 drops the connection unanswered (a reset); else that status (502) is answered
+        in place of the real one, as a proxy in front of GitHub does after a timeout."""
+        with self._lock:
+            self._faults += [("lost", status, verb)] * n
 
     def rate_limit_next(self, n: int = 1, status: int = 403, reset_in: int = 60,
                         retry_after: int | None = None) -> None:
         """The next n requests are rate-limited (403 remaining 0 + reset, or with retry-after)."""
         with self._lock:
-            self._faults += [("limit", (status, reset_in, retry_after))] * n
+            self._faults += [("limit", (status, reset_in, retry_after), None)] * n
 
     def slow_next(self, n: int, seconds: float) -> None:
         """The next n requests wait `seconds` before answering."""
         with self._lock:
-            self._faults += [("slow", seconds)] * n
+            self._faults += [("slow", seconds, None)] * n
 
     # -- serving ----------------------------------------------------------------------------
     def _rate_headers(self) -> dict[str, str]:
@@ -123,17 +136,28 @@ class FakeGitHub(StandInData):
                  "status": 0, "counted": False}
         with self._lock:
             self.requests.append(entry)
-            fault = self._faults.pop(0) if self._faults else None
+            fault = None
+            if self._faults and self._faults[0][2] in (None, verb, route):
+                fault = self._faults.pop(0)  # a fault for one verb/route waits for a request of it
         if fault and fault[0] == "slow":
             time.sleep(fault[1])
             fault = None
         status, out_headers, payload = self._answer(verb, parts.path, query, headers, body,
                                                     fault, entry)
         entry["status"] = status
+        if self.on_served is not None:
+            self.on_served(entry)  # carried out, not answered yet (tests kill the client here)
+        if fault and fault[0] == "lost":
+            entry["lost"] = status  # what really happened; the client sees the fault instead
+            lost = fault[1]
+            entry["status"] = lost
+            if lost == 0:
+                return 0, {}, None
+            return lost, {}, json.dumps({"message": "Server Error"}).encode()
         return status, out_headers, payload
 
     def _answer(self, verb: str, path: str, query: dict[str, str], headers: dict[str, str],
-                body: bytes, fault: tuple[str, Any] | None,
+                body: bytes, fault: tuple[str, Any, str | None] | None,
                 entry: dict[str, Any]) -> tuple[int, dict[str, str], bytes | None]:
         if fault and fault[0] == "fail":
             if fault[1] == 0:

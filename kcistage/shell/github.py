@@ -20,6 +20,7 @@ from urllib.parse import quote
 import requests
 from github import Auth, Github
 from github.Requester import Requester
+from urllib3.util.retry import Retry
 
 from kcistage.core.model import Comment, PullRequest, format_time, is_sha, parse_time
 from kcistage.core.settings import GitHubSettings, Repo
@@ -33,6 +34,10 @@ EDIT_LAG = timedelta(minutes=10)  # how late GitHub may list a new comment; olde
 PER_PAGE = 100
 MAX_PAGES = 50
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+
+
+class _Lost(Exception):
+    """A request sent once got no usable answer: it may or may not have been carried out."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,10 @@ class GitHub:
                     retry=None, seconds_between_requests=None, seconds_between_writes=None,
                     per_page=PER_PAGE)
         # Github() insists on whole seconds; its Requester takes any number (tests use 0.2 s).
-        self._requester = Requester(**{**gh.requester.kwargs, "timeout": timeout})
+        # urllib3 repeats nothing: retries are decided in _call, where a POST is never repeated
+        # blindly after its answer was lost.
+        self._requester = Requester(**{**gh.requester.kwargs, "timeout": timeout,
+                                       "retry": Retry(total=0, read=False)})
         self._count = 0  # HTTP requests sent (attempts included)
         self.rate: dict[str, Any] | None = None  # rate-limit headers of the last answer
         self._last_write = float("-inf")
@@ -259,9 +267,15 @@ class GitHub:
         if status not in (200, 201):
             raise self._unexpected(status, what, data)
 
-    def reply(self, repo: Repo, number: int, body: str) -> int:
-        """Post a comment on a PR (marked as the tool's own); returns its id."""
-        return self._create(repo, number, f"{body.rstrip()}\n\n{MARKER}:reply -->")
+    def reply(self, repo: Repo, number: int, body: str, answers: int) -> int:
+        """Answer comment `answers` on a PR, once: a reply already there (lost answer, crash) is kept.
+
+        The reply's hidden marker names the comment it answers, so it is found by one listing."""
+        marker = f"{MARKER}:reply-to={int(answers)} -->"
+        found = self._find_own(repo, number, marker)
+        if found is not None:
+            return found[0]
+        return self._create(repo, number, f"{body.rstrip()}\n\n{marker}", marker)
 
     def set_status(self, repo: Repo, sha: str, state: str, description: str,
                    target_url: str | None = None) -> None:
@@ -283,7 +297,14 @@ class GitHub:
         """The one comment per PR head SHA: edited in place when known, else created; returns its id."""
         if not is_sha(sha):
             raise ValueError(f"not a commit id: {sha!r}")
-        text = f"{body.rstrip()}\n\n{MARKER}:sha={sha} -->"
+        marker = f"{MARKER}:sha={sha} -->"
+        text = f"{body.rstrip()}\n\n{marker}"
+        if comment_id is None:  # the state does not know it: crashed, answer lost, state lost?
+            found = self._find_own(repo, number, marker)
+            if found is not None:
+                if found[1] == text:
+                    return found[0]
+                comment_id = found[0]
         if comment_id is not None:
             what = f"comment {int(comment_id)} on {repo.github}#{int(number)}"
             status, _, data = self._call(
@@ -293,15 +314,56 @@ class GitHub:
                 return int(comment_id)
             if status != 404:  # deleted by someone: write a new one
                 raise self._unexpected(status, what, data)
-        return self._create(repo, number, text)
+        return self._create(repo, number, text, marker)
 
-    def _create(self, repo: Repo, number: int, text: str) -> int:
+    def _create(self, repo: Repo, number: int, text: str, marker: str) -> int:
+        """POST a comment; after a lost answer, look for it by its marker before posting again."""
         what = f"a comment on {repo.github}#{int(number)}"
-        status, _, data = self._call("POST", f"/repos/{repo.github}/issues/{int(number)}/comments",
-                                     what, body={"body": text})
-        if status != 201 or not isinstance(data, dict):
-            raise self._unexpected(status, what, data)
-        return int(data["id"])
+        problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+                found = self._find_own(repo, number, marker)
+                if found is not None:
+                    return found[0]  # GitHub created it; only the answer was lost
+            try:
+                status, _, data = self._call(
+                    "POST", f"/repos/{repo.github}/issues/{int(number)}/comments", what,
+                    body={"body": text}, once=True)
+            except _Lost as lost:
+                problem = str(lost)
+                continue
+            if status != 201 or not isinstance(data, dict):
+                raise self._unexpected(status, what, data)
+            login = (data.get("user") or {}).get("login")
+            if login:
+                self.cache["login"] = login  # how our own comments are signed
+            return int(data["id"])
+        raise ServiceError(f"GitHub unreachable: {what} at {self._api} failed "
+                           f"{self.retries + 1} times ({problem})")
+
+    def _find_own(self, repo: Repo, number: int, marker: str) -> tuple[int, str] | None:
+        """(id, body) of the tool's own comment on a PR carrying `marker` (one listing), or None."""
+        what = f"the comments of {repo.github}#{int(number)}"
+        mine = {self.settings.bot.lower(), f"{self.settings.bot.lower()}[bot]"}
+        if self.cache.get("login"):
+            mine.add(str(self.cache["login"]).lower())
+        url: str | None = f"/repos/{repo.github}/issues/{int(number)}/comments"
+        params: dict[str, Any] | None = {"per_page": PER_PAGE}
+        for _ in range(MAX_PAGES):
+            if not url:
+                break
+            status, headers, data = self._call("GET", url, what, params)
+            if status != 200 or not isinstance(data, list):
+                raise self._unexpected(status, what, data)
+            for item in data:
+                author = str((item.get("user") or {}).get("login") or "").lower()
+                body = item.get("body") or ""
+                # the author check: anyone can paste a marker, only our own comment is ours
+                if author in mine and marker in body:
+                    return int(item["id"]), body
+            url, params = _next_link(headers), None
+        return None
 
     # -- transport --------------------------------------------------------------------------
     def _check_limited(self) -> None:
@@ -311,8 +373,12 @@ class GitHub:
                               parse_time(until))
 
     def _call(self, verb: str, url: str, what: str, params: dict[str, Any] | None = None,
-              body: Any = None, etag: str | None = None) -> tuple[int, dict[str, Any], Any]:
-        """One request with bounded retries on 5xx/network faults; 401 and rate limits raise."""
+              body: Any = None, etag: str | None = None,
+              once: bool = False) -> tuple[int, dict[str, Any], Any]:
+        """One request with bounded retries on 5xx/network faults; 401 and rate limits raise.
+
+        `once`: a request that is not safe to repeat (creating a comment) is sent once; a fault
+        raises _Lost, for the caller to find out what happened before trying again."""
         self._check_limited()
         headers = {"If-None-Match": etag} if etag else {}
         if verb != "GET":
@@ -328,12 +394,16 @@ class GitHub:
                 status, out, text = self._requester.requestJson(verb, url, params, dict(headers), body)
             except (requests.RequestException, OSError) as exc:
                 problem = neterrors.describe(exc)
+                if once:
+                    raise _Lost(problem) from None
                 continue
             finally:
                 if verb != "GET":
                     self._last_write = time.monotonic()
             if status >= 500:
                 problem = f"HTTP {status}"
+                if once:
+                    raise _Lost(problem)
                 continue
             self._note_rate(out)
             try:

@@ -64,7 +64,7 @@ def main() -> None:
         def respond() -> str:
             role = gh.permission(REPOS[0], "a-wai")
             gh.react(REPOS[0], cid)
-            gh.reply(REPOS[0], 7, "not a maintainer")
+            gh.reply(REPOS[0], 7, "not a maintainer", cid)
             return f"permission={role}"
 
         measure(hub, "  then permission+reaction+reply", respond)

@@ -165,3 +165,19 @@ def test_branch_endpoint_with_etags_and_linked_git_repo(hub, tmp_path):
     hub.add_pr("kernelci/linked", 1, "alice", "c" * 40)
     assert get(hub, "/repos/kernelci/linked/pulls/1").json()["base"]["sha"] == new
     assert {e["route"] for e in hub.requests} >= {"GET /repos/{o}/{r}/branches/{branch}"}
+
+
+def test_create_then_drop_the_answer(hub):
+    """The lost-answer fault: the comment exists, the client sees a reset or a 502."""
+    url = hub.url + "/repos/kernelci/api/issues/4/comments"
+    hub.drop_answer_next(1, status=0, verb="POST /repos/{o}/{r}/issues/{n}/comments")
+    assert get(hub, "/user").status_code == 200  # a fault for one route waits for it
+    with pytest.raises(requests.ConnectionError):
+        requests.post(url, json={"body": "one"}, headers=AUTH, timeout=5)
+    hub.drop_answer_next(1, status=502)
+    assert requests.post(url, json={"body": "two"}, headers=AUTH, timeout=5).status_code == 502
+    assert [c["body"] for c in hub.comments("kernelci/api", 4)] == ["one", "two"]
+    assert [(e["status"], e.get("lost")) for e in hub.requests] == [(200, None), (0, 201), (502, 201)]
+    hub.fail_next(1, status=502, verb="POST")
+    assert requests.post(url, json={"body": "three"}, headers=AUTH, timeout=5).status_code == 502
+    assert len(hub.comments("kernelci/api", 4)) == 2  # refused before anything was done

@@ -92,7 +92,7 @@ def test_request_budget_for_three_repos_of_100_prs(hub, clock):
     # What the engine then spends on it: permission, reaction, reply.
     gh.permission(API, "a-wai")
     gh.react(API, cid)
-    gh.reply(API, 5, "approved")
+    gh.reply(API, 5, "approved", cid)
     assert hub.counts()["counted"] <= 5
 
     clock.tick(30)
@@ -143,7 +143,7 @@ def test_comments_returned_once_never_replayed_and_filtered(hub, clock):
     hub.edit_comment("kernelci/r0", old, "@kcibot trigger (old one, edited)")
     hub.edit_comment("kernelci/r0", at_start, "@kcibot trigger (edited)")
     assert gh.poll([API]).comments == []
-    gh.reply(API, 4, "bot text")
+    gh.reply(API, 4, "bot text", later)
     gh.upsert_pr_comment(API, 4, sha(4), "deployed", None)
     assert gh.poll([API]).comments == []
 
@@ -210,7 +210,7 @@ def test_rate_limit_is_remembered_and_no_request_is_made(hub, clock):
     with pytest.raises(RateLimited):
         gh.poll(REPOS)
     with pytest.raises(RateLimited):
-        gh.reply(API, 1, "x")
+        gh.reply(API, 1, "x", 1)
     assert hub.counts()["requests"] == 0
     clock.tick(601)
     gh.poll(REPOS)
@@ -251,7 +251,7 @@ def test_writes(hub, clock):
     gh.react(API, cid)
     gh.react(API, cid)
     assert hub.reactions(cid) == ["eyes"]
-    rid = gh.reply(API, 5, "Approved at abc.")
+    rid = gh.reply(API, 5, "Approved at abc.", cid)
     assert hub.comments("kernelci/r0", 5)[-1]["id"] == rid
     assert hub.comments("kernelci/r0", 5)[-1]["body"].startswith("Approved at abc.")
     gh.set_status(API, sha(5), "pending", "partial deployment 7 " + "x" * 200, "http://s/7")
@@ -269,8 +269,8 @@ def test_writes(hub, clock):
         gh.set_status(API, "../../x", "success", "nope")
     paced = client(hub, clock, pace=0.2)
     began = time.monotonic()
-    paced.reply(API, 5, "one")
-    paced.reply(API, 5, "two")
+    paced.reply(API, 5, "one", 1)
+    paced.reply(API, 5, "two", 2)
     assert time.monotonic() - began >= 0.2
 
 
@@ -327,3 +327,55 @@ def test_base_branch_head_is_asked_conditionally(hub, clock):
     assert client(hub, clock, cache).branch_head(API) == "b" * 40  # the ETag lives in the cache
     with pytest.raises(ServiceError, match="branch 'dev' not found on GitHub"):
         gh.branch_head(Repo(name="r0", github=API.github, base="dev"))
+
+
+def own_comments(hub: FakeGitHub, number: int, marker: str) -> list[dict]:
+    return [c for c in hub.comments(API.github, number) if marker in c["body"]]
+
+
+@pytest.mark.parametrize("lost", [0, 502])
+def test_a_comment_whose_answer_was_lost_is_found_not_posted_again(hub, clock, lost):
+    """GitHub created it, the answer was lost (reset or 502): one POST, then one listing."""
+    gh = client(hub, clock)
+    hub.drop_answer_next(1, status=lost)
+    hub.reset_log()
+    cid = gh.upsert_pr_comment(API, 7, sha(7), "Deployment 1: success", None)
+    assert [c["id"] for c in own_comments(hub, 7, f"sha={sha(7)}")] == [cid]
+    assert [(r["method"], r["status"]) for r in hub.requests] == [
+        ("GET", 200), ("POST", lost), ("GET", 200)]
+    # a reply too: found by the comment it answers
+    hub.drop_answer_next(1, status=lost)
+    rid = gh.reply(API, 7, "not allowed", answers=4242)
+    assert [c["id"] for c in own_comments(hub, 7, "reply-to=4242")] == [rid]
+    assert sum(1 for r in hub.requests if r["method"] == "POST") == 2
+
+
+def test_posts_are_never_repeated_blindly(hub, clock):
+    """Refused before GitHub did anything: each new POST comes after a listing that finds nothing."""
+    gh = client(hub, clock, retries=2)
+    hub.fail_next(3, status=502, verb="POST")
+    hub.reset_log()
+    with pytest.raises(ServiceError, match="failed 3 times"):
+        gh.upsert_pr_comment(API, 9, sha(9), "once", None)
+    assert [(r["method"], r["status"]) for r in hub.requests] == [("GET", 200), ("POST", 502)] * 3
+    assert own_comments(hub, 9, f"sha={sha(9)}") == []
+    hub.fail_next(1, status=0, verb="POST")
+    assert gh.reply(API, 9, "hello", answers=1) > 0
+    assert len(own_comments(hub, 9, "reply-to=1")) == 1
+
+
+def test_the_state_not_knowing_the_id_finds_the_comment_by_its_marker(hub, clock):
+    """Killed after the POST, or the state file lost: the next run edits the same comment."""
+    hub.add_comment(API.github, 3, "mallory", f"fake <!-- kcistage:sha={sha(3)} -->")
+    first = client(hub, clock, {}).upsert_pr_comment(API, 3, sha(3), "Deployment 1: running", None)
+    hub.reset_log()
+    same = client(hub, clock, {}).upsert_pr_comment(API, 3, sha(3), "Deployment 1: running", None)
+    assert same == first and [r["method"] for r in hub.requests] == ["GET"]  # unchanged: no write
+    edited = client(hub, clock, {}).upsert_pr_comment(API, 3, sha(3), "Deployment 1: success", None)
+    assert edited == first
+    mine = [c for c in own_comments(hub, 3, f"sha={sha(3)}") if c["user"]["login"] == "kcibot"]
+    assert [c["id"] for c in mine] == [first] and mine[0]["body"].startswith("Deployment 1: success")
+    hub.reset_log()
+    assert client(hub, clock, {}).reply(API, 3, "no", answers=77) == \
+        client(hub, clock, {}).reply(API, 3, "no", answers=77)
+    assert sum(1 for r in hub.requests if r["method"] == "POST") == 1
