@@ -12,11 +12,11 @@ from kcistage.app.notify import note_pr, statuses
 from kcistage.app.observe import look, pr_key
 from kcistage.core import messages, rules
 from kcistage.core.enums import Cause, PrState
-from kcistage.core.history import facts, last_success
+from kcistage.core.history import facts, is_probe, last_success
 from kcistage.core.model import Target, format_time, target_prs
 from kcistage.core.paths import log_path
 from kcistage.core.settings import env_name
-from kcistage.core.step_filter import plan_steps
+from kcistage.core.step_filter import Plan, plan_steps
 from kcistage.core.trust import exclusion_reason
 from kcistage.errors import KcistageError, ServiceError
 from kcistage.shell.steps import boot_id, run_step
@@ -24,20 +24,25 @@ from kcistage.shell.steps import boot_id, run_step
 RESTART = "restart"
 
 
-def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target) -> dict:
-    """Deploy `target` as a new deployment record; returns the finished record."""
+def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target,
+                   search: dict | None = None, plans: list[Plan] | None = None) -> dict:
+    """Deploy `target` as a new deployment record; returns the finished record.
+
+    `search` marks a culprit-search deployment (kept on the record); `plans` fixes its steps."""
     state = ctx.state
     record: dict[str, Any] = {
         "id": state["next_id"], "cycle": cycle, "trigger": trigger, "result": "running",
         "started": format_time(ctx.clock()), "finished": None, "pid": os.getpid(), "step": None,
         "restarts": 0, "target": target, "heads": {}, "left_out": [], "steps": [],
     }
+    if search is not None:
+        record["search"] = search
     state["next_id"] += 1
     state["deployments"].append(record)
     ctx.save()
     ctx.out.detail(f"deployment {record['id']}: {cycle} cycle ({trigger}) started")
     while True:
-        outcome = _attempt(ctx, record, target)
+        outcome = _attempt(ctx, record, target, plans)
         if outcome != RESTART:
             break
         record["restarts"] += 1
@@ -61,7 +66,7 @@ def _new_heads(target: Target, previous: Target) -> Target:
             for name, e in target.items()}
 
 
-def _attempt(ctx: Context, record: dict, target: Target) -> str:
+def _attempt(ctx: Context, record: dict, target: Target, plans: list[Plan] | None) -> str:
     """One pass: branches then steps. Returns success, failed, interrupted or restart."""
     previous = record["target"] if record["restarts"] else {}
     record["steps"] = []
@@ -72,9 +77,10 @@ def _attempt(ctx: Context, record: dict, target: Target) -> str:
         record["error"] = str(exc)
         return "interrupted"
     statuses(ctx, dict(record, target=_new_heads(record["target"], previous)), "running")
-    good = last_success(ctx.state["deployments"])
+    # files changed since the last deployment that ran all its steps (not a search candidate)
+    good = last_success(ctx.state["deployments"], complete=True)
     changed = None
-    if good is not None and good.get("heads"):
+    if plans is None and good is not None and good.get("heads"):
         changed = {}
         for name, head in built.items():
             files = ctx.git.changed_files(ctx.cfg.repo(name), good["heads"].get(name), head)
@@ -84,7 +90,7 @@ def _attempt(ctx: Context, record: dict, target: Target) -> str:
             changed[name] = files
     env = _env(ctx, record)
     check = _Watch(ctx, record)
-    for plan in plan_steps(ctx.cfg.steps, record["cycle"], changed):
+    for plan in plans or plan_steps(ctx.cfg.steps, record["cycle"], changed):
         if not plan.run:
             record["steps"].append({"name": plan.name, "result": "skipped", "seconds": 0.0,
                                     "reason": plan.reason})
@@ -131,7 +137,8 @@ def _build(ctx: Context, record: dict, target: Target) -> dict[str, str]:
             words = exclusion_reason(excluded, sha, repo)
             record["left_out"].append({"repo": name, "number": number, "sha": sha,
                                        "cause": cause, "reason": cause.replace("_", " ")})
-            _exclude(ctx, name, number, excluded, words, record["id"])
+            if not is_probe(record):  # a candidate's own composition says nothing of the PR
+                _exclude(ctx, name, number, excluded, words, record["id"])
         if repo.push and not ctx.dry_run:
             ctx.git.push(repo)
     record["target"] = merged

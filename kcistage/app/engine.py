@@ -1,4 +1,4 @@
-"""tick and deploy: recover, observe, decide, deploy, then the culprit search bookkeeping."""
+"""tick and deploy: recover, observe, decide, deploy; the culprit search is app/culprit_search.py."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ import threading
 from contextlib import nullcontext
 from urllib.parse import urlparse
 
+from kcistage.app import culprit_search as search
 from kcistage.app.context import Context, Output
 from kcistage.app.deploy import run_deployment
-from kcistage.app.notify import note_pr
-from kcistage.app.observe import look, note_observation, pr_key
-from kcistage.core import culprit, messages, rules
-from kcistage.core.enums import Cause, PrState
-from kcistage.core.history import facts, last_success
+from kcistage.app.observe import look, note_observation
+from kcistage.core import rules
+from kcistage.core.history import facts
 from kcistage.core.model import format_time, parse_time, target_prs
-from kcistage.core.trust import exclusion_reason
 from kcistage.errors import KcistageError
 from kcistage.shell import pokes, statefile
 from kcistage.shell.steps import boot_id, stop_orphan
@@ -47,20 +45,11 @@ def _look(ctx: Context):
     """Recover a dead run's deployment, poll, and record what was seen."""
     if not ctx.dry_run and recover(ctx):
         ctx.save()
-    _forget_stale_search(ctx)
     obs = look(ctx)
     for action in obs.actions:
         ctx.out.detail(action)
+    search.settle(ctx, obs.target)
     return obs
-
-
-def _forget_stale_search(ctx: Context) -> None:
-    """A culprit search over a repo no longer configured cannot go on."""
-    search = ctx.state.get("bisect") or {}
-    names = {repo.name for repo in ctx.cfg.repos}
-    if set(search.get("failed", {})) - names:
-        ctx.out.line("culprit search dropped: it names a repo no longer in the configuration")
-        ctx.state["bisect"] = None
 
 
 def _live_run(ctx: Context) -> rules.Running | None:
@@ -105,86 +94,24 @@ def _deploy(ctx: Context, decision: rules.Decision, prefix: str) -> int:
     if decision.trigger == "command":
         ctx.state["commands"] = []
     ctx.out.detail(f"{prefix}: {cycle} ({decision.trigger}): {decision.reason}")
-    record = run_deployment(ctx, cycle, decision.trigger or "manual",
-                            decision.target or ctx.state["observed"]["target"])
-    after_deployment(ctx, record)
-    note_observation(ctx, ctx.state["observed"]["target"])
-    ctx.save()
+    target = decision.target or ctx.state["observed"]["target"]
+    if decision.trigger == "bisect":
+        record = search.deploy(ctx, target)
+    else:
+        record = run_deployment(ctx, cycle, decision.trigger or "manual", target)
     ran = sum(1 for s in record["steps"] if s["result"] != "skipped")
     skipped = len(record["steps"]) - ran
     seconds = (parse_time(record["finished"]) - parse_time(record["started"])).total_seconds()
-    ctx.out.line(f"{prefix}: {cycle} ({decision.trigger}): deployment {record['id']} "
+    ctx.out.line(f"{prefix}: {record['cycle']} ({decision.trigger}): deployment {record['id']} "
                  f"{record['result']} in {seconds:.1f}s: {len(target_prs(record['target']))} PRs, "
                  f"{ran} steps run, {skipped} skipped"
                  + (f", {record['restarts']} restart(s)" if record["restarts"] else ""))
+    search.after_deployment(ctx, record)
+    note_observation(ctx, ctx.state["observed"]["target"])
+    ctx.save()
     if record["result"] == "success":
         return 0
     return 3 if record.get("error") else 1  # a git remote down is not a failed deployment
-
-
-def after_deployment(ctx: Context, record: dict) -> None:
-    """Advance or start the culprit search (SPEC 8) from a finished deployment."""
-    result = record["result"]
-    if result == "interrupted":
-        return
-    search = ctx.state.get("bisect")
-    if record["trigger"] == "bisect" and search:
-        if search.get("final"):
-            ctx.state["bisect"] = None
-            if result == "failed" and not search.get("confirmed"):
-                _absolve(ctx, search["culprit"], record["id"])
-            return
-        _continue_search(ctx, culprit.advance(search, result == "success"))
-        return
-    if result != "failed":
-        return
-    good = last_success(ctx.state["deployments"], before_id=record["id"])
-    search = culprit.start(record["target"], good["target"] if good else None)
-    if search is None:
-        ctx.out.line(f"deployment {record['id']} failed with no PR added since the last good "
-                     "deployment: no PR blamed")
-        return
-    search["failed_id"] = record["id"]
-    if not search.get("culprit"):
-        ctx.out.line(f"deployment {record['id']} failed: searching the culprit among "
-                     f"{len(search['suspects'])} suspects")
-    _continue_search(ctx, search)
-
-
-def _continue_search(ctx: Context, search: dict) -> None:
-    """Keep searching, or blame the culprit found and queue the deployment without it."""
-    if search.get("culprit"):
-        _blame(ctx, search["culprit"], search["failed_id"])
-        ctx.state["bisect"] = {"final": True, "culprit": search["culprit"],
-                               "confirmed": culprit.confirmed(search)}
-    else:
-        ctx.state["bisect"] = search
-
-
-def _blame(ctx: Context, suspect: list, failed_id: int) -> None:
-    """Exclude the culprit at its SHA and tell its PR why."""
-    repo, number, sha = suspect
-    ctx.out.line(f"{repo}#{number}@{sha[:12]} is the culprit of deployment {failed_id}: excluded")
-    pr = ctx.state["prs"].get(pr_key(repo, number))
-    if pr is None or pr.get("sha") != sha:
-        return  # already pushed again: a new head is a new chance
-    pr["excluded"] = {"sha": sha, "cause": Cause.CULPRIT, "deployment": failed_id}
-    reason = exclusion_reason(pr["excluded"], sha, ctx.cfg.repo(repo))
-    pr["state"], pr["reason"], pr["cause"] = PrState.EXCLUDED, reason, Cause.CULPRIT
-    note_pr(ctx, pr, sha, messages.exclusion_note(reason))
-
-
-def _absolve(ctx: Context, suspect: list, deploy_id: int) -> None:
-    """Staging failed without a presumed culprit too: lift its exclusion, blame no PR."""
-    repo, number, sha = suspect
-    ctx.out.line(f"deployment {deploy_id} failed without {repo}#{number} too: exclusion lifted, "
-                 "no PR blamed")
-    pr = ctx.state["prs"].get(pr_key(repo, number))
-    if pr is None or (pr.get("excluded") or {}).get("sha") != sha:
-        return
-    pr["excluded"] = None
-    note_pr(ctx, pr, sha, f"Exclusion lifted: deployment {deploy_id} failed without this PR "
-                          "too, so it is not blamed")
 
 
 def print_dry_run(ctx: Context, decision: rules.Decision) -> None:

@@ -2,39 +2,87 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from kcistage.core import culprit, rules
+from kcistage.core.enums import DeployResult
 from kcistage.core.model import Target, format_time, parse_time
 
 
-def last_success(deployments: list[dict], before_id: int | None = None) -> dict | None:
-    """The newest deployment that succeeded (older than `before_id` when given)."""
+def is_probe(record: dict[str, Any]) -> bool:
+    """A culprit-search candidate: evidence for the search, run only up to the step that failed."""
+    search = record.get("search") or {}
+    return search.get("probe") is not None
+
+
+def last_success(deployments: list[dict[str, Any]], before_id: int | None = None,
+                 complete: bool = False) -> dict[str, Any] | None:
+    """The newest deployment that succeeded (older than `before_id` when given; with `complete`,
+    not a culprit-search candidate, whose later steps were skipped)."""
+    record: dict[str, Any]
     for record in reversed(deployments):
-        if record["result"] == "success" and (before_id is None or record["id"] < before_id):
+        older = before_id is None or int(record["id"]) < before_id
+        if record["result"] == DeployResult.SUCCESS and older and not (complete and is_probe(record)):
             return record
     return None
 
 
-def bisect_target(state: dict, target: Target) -> Target | None:
-    """The target of the pending culprit-search deployment, if any."""
-    search = state.get("bisect")
-    if not search:
+@dataclass(frozen=True)
+class SearchDeploy:
+    """The culprit-search deployment the next tick makes."""
+
+    search: culprit.Search
+    target: Target
+    k: int | None  # the candidate's prefix length; None for the target without the culprit
+    reason: str
+
+
+def load_search(state: dict[str, Any]) -> culprit.Search | None:
+    """The stored culprit search (None when there is none or it is unreadable)."""
+    raw = state.get("bisect")
+    if not raw:
         return None
-    if search.get("final"):
-        return target
-    return culprit.candidate(search)
+    try:
+        return culprit.Search.from_json(raw)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
-def facts(state: dict, now: datetime, target: Target,
+def search_deploy(state: dict[str, Any], target: Target) -> SearchDeploy | None:
+    """The pending culprit-search deployment, given the eligible target (None: none pending)."""
+    search = load_search(state)
+    if search is None:
+        return None
+    search = culprit.keep_eligible(search, target)
+    move = culprit.next_move(search)
+    reason = culprit.describe(search)
+    if move.move is culprit.Move.PROBE and move.k is not None:
+        return SearchDeploy(search, culprit.candidate(search, move.k), move.k, reason)
+    deployments = state["deployments"]
+    if move.move is culprit.Move.REST \
+            and not culprit.skip_rest(target, deployments[-1] if deployments else None):
+        return SearchDeploy(search, target, None, reason)
+    return None
+
+
+def _counts(record: dict[str, Any]) -> bool:
+    """Whether a record is a deployment for the rules (a failed candidate is only evidence)."""
+    result = record["result"]
+    return result == DeployResult.SUCCESS or (result == DeployResult.FAILED and not is_probe(record))
+
+
+def facts(state: dict[str, Any], now: datetime, target: Target,
           running: rules.Running | None = None) -> rules.Facts:
     """The rules' view of the recorded history (a 'running' deployment has not ended)."""
     deployments = state["deployments"]
-    completed = [d for d in deployments if d["result"] in ("success", "failed")]
+    completed = [d for d in deployments if _counts(d)]
     ended = [d for d in deployments if d.get("finished")]
     fulls = [d for d in deployments if d["cycle"] == "full"]
     cycles = {c["cycle"] for c in state.get("commands", [])}
     command = "full" if "full" in cycles else ("partial" if cycles else None)
+    pending = search_deploy(state, target)
     return rules.Facts(
         now=now, target=target,
         deployed=completed[-1]["target"] if completed else None,
@@ -42,10 +90,13 @@ def facts(state: dict, now: datetime, target: Target,
         last_finished=parse_time(ended[-1]["finished"]) if ended else None,
         last_full_started=parse_time(fulls[-1]["started"]) if fulls else None,
         changed_since=parse_time(state["changed_since"]) if state.get("changed_since") else None,
-        command=command, bisect=bisect_target(state, target), running=running)
+        command=command, running=running,
+        bisect=pending.target if pending else None,
+        bisect_cycle=pending.search.cycle if pending else "partial",
+        bisect_reason=pending.reason if pending else "")
 
 
-def ended(deployments: list[dict], now: datetime) -> list[dict]:
+def ended(deployments: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
     """The history as it will be once a dead 'running' deployment is marked interrupted."""
     return [dict(d, result="interrupted", finished=format_time(now))
             if d["result"] == "running" else d for d in deployments]

@@ -54,3 +54,18 @@ def pr_comment(sha: str, notes: list[str]) -> str:
     lines += [f"- {note}" for note in notes]
     lines += ["", "_This comment is updated in place as later deployments of this commit finish._"]
     return "\n".join(lines)
+
+
+def culprit_note(failing: int, passing: int | None, step: str | None) -> str:
+    """One line of a PR comment: why the culprit search blamed this commit (its evidence)."""
+    at = f" (step `{step}`)" if step else ""
+    without = (f"; deployment {passing} without it succeeded" if passing is not None
+               else "; the last good deployment without it succeeded")
+    return (f"Excluded as the culprit: deployment {failing} failed with this commit{at}{without}. "
+            "A new push re-admits it.")
+
+
+def not_blamed_note(failed: int, base_failed: int) -> str:
+    """One line of a PR comment: the search cleared this suspect (staging fails without it)."""
+    return (f"Not blamed for deployment {failed}: staging fails without any new PR "
+            f"(deployment {base_failed}, without this commit, failed too).")

@@ -10,7 +10,8 @@ stops at the first that applies:
    left (< max_restarts), else it continues and the change waits for rule 2 afterwards.
    A culprit-search (bisect) deployment deploys a chosen candidate, not the eligible target, so
    a change never restarts it.
-2. A pending culprit-search deployment starts now as a partial cycle, trigger "bisect".
+2. A pending culprit-search deployment starts now, trigger "bisect", in the cycle of the
+   failure it searches.
 3. A pending admin command starts its cycle now, trigger "command" (no settle/throttle/interval).
 4. The target changed (differs from the last completed deployment, or nothing deployed yet):
    due = max(C + settle, L + throttle); at or after due a cycle starts, trigger "change", full
@@ -60,6 +61,8 @@ class Facts:
     changed_since: datetime | None  # C (see change_mark)
     command: str | None = None  # pending admin command: "partial" | "full"
     bisect: Target | None = None  # pending culprit-search deployment target
+    bisect_cycle: str = "partial"  # its cycle: the cycle of the failure searched
+    bisect_reason: str = ""  # e.g. "culprit search: deployment 2 of at most 4; suspects: ..."
     running: Running | None = None
 
 
@@ -187,8 +190,8 @@ def decide(facts: Facts, schedule: Schedule) -> Decision:
         return _decide_running(facts, facts.running, schedule)
     if facts.bisect is not None:
         return Decision(
-            "partial", facts.now, "bisect", "culprit search: deploying the next candidate",
-            facts.bisect,
+            facts.bisect_cycle, facts.now, "bisect",
+            facts.bisect_reason or "culprit search: deploying the next candidate", facts.bisect,
         )
     if facts.command is not None:
         return Decision(

@@ -68,3 +68,26 @@ def plan_steps(steps: Sequence[Step], cycle: str,
             else:
                 plans.append(Plan(step.name, False, "no changed file matches its paths"))
     return plans
+
+
+NOT_NEEDED = "not needed for the search"
+
+
+def plan_probe(steps: Sequence[Step], cycle: str, ran: Sequence[str], upto: str | None,
+               failed_id: int) -> list[Plan]:
+    """A culprit-search candidate's steps: those the failed deployment ran, up to the one that
+    failed (the rest skipped: not needed for the search). Same steps, same failure to look for."""
+    plans = []
+    done = False
+    for step in steps:
+        if done:
+            plans.append(Plan(step.name, False, NOT_NEEDED))
+        elif cycle not in step.cycles:
+            only = " and ".join(step.cycles) or "no"
+            plans.append(Plan(step.name, False, f"{only} cycles only"))
+        elif step.name not in ran:
+            plans.append(Plan(step.name, False, f"not run by deployment {failed_id} either"))
+        else:
+            plans.append(Plan(step.name, True, f"culprit search: as in deployment {failed_id}"))
+        done = done or step.name == upto
+    return plans

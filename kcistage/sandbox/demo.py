@@ -123,17 +123,24 @@ def script(box: Sandbox, t: Timeline, web: SandboxServe) -> None:
     _steps(box)
 
     box.advance(31)
-    t.say("two trusted PRs arrive together; one of them breaks staging")
+    t.say("three trusted PRs arrive together; the middle one breaks staging")
     box.open_pr("kernelci-pipeline", 102, "JenySadadia", {"src/trigger.py": "TRIGGER = 2\n"},
                 title="trigger: v2")
     box.open_pr("kernelci-pipeline", 103, "JenySadadia", {"BREAKS_STAGING": "oops\n"},
                 title="pipeline: broken")
+    box.open_pr("kernelci-pipeline", 104, "JenySadadia", {"src/scheduler.py": "RUN = 2\n"},
+                title="scheduler: v2")
     box.advance(6)
     t.until_idle()
-    t.say("the culprit search deploys 'last good + a prefix of the suspects', one per tick:")
+    _next_line(box)
+    t.say("the culprit search deploys 'last good + a prefix of the suspects', one per tick, "
+          "then the target without the culprit:")
     for _ in range(4):
         box.advance(1)
         t.tick()
+        if box.state()["bisect"] is None:
+            break
+        _next_line(box)
     _pr_line(box, "kernelci-pipeline#103")
     _ = sha7
 
@@ -168,6 +175,12 @@ def _steps(box: Sandbox) -> None:
     skipped = [s["name"] for s in last["steps"] if s["result"] == "skipped"]
     click.echo(f"          deployment {last['id']} ({last['cycle']}, {last['trigger']}): "
                f"ran {', '.join(ran) or 'nothing'}; skipped {', '.join(skipped) or 'nothing'}")
+
+
+def _next_line(box: Sandbox) -> None:
+    """Print what status says the next tick does."""
+    doc = status_document(box.config(), box.state(), box.clock())
+    click.echo(f"          status: next: {doc['next']['action']}: {doc['next']['reason']}")
 
 
 def _pr_line(box: Sandbox, key: str) -> None:

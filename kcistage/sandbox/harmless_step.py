@@ -1,8 +1,10 @@
 """A harmless step program for the sandbox: records its environment, may be slow or fail.
 
 Used by `kcistage demo` and the end-to-end tests in place of docker. It fails when a staging
-checkout holds a file `BREAKS_STAGING` (a faulty PR), and sleeps N seconds when one holds
-`.demo/slow-<step>` containing N (a long build), so restarts and culprit searches can be shown.
+checkout holds a file `BREAKS_STAGING` (a faulty PR), fails only step <step> when a checkout or
+the workdir holds `.demo/fail-<step>` (a test kernel that breaks, a broken environment), and
+sleeps N seconds when a checkout holds `.demo/slow-<step>` containing N (a long build), so
+restarts and culprit searches can be shown.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ def main(argv: list[str]) -> int:
     for folder in dirs:
         if (folder / "BREAKS_STAGING").exists():
             print(f"{name}: {folder.name} is broken (BREAKS_STAGING)", file=sys.stderr)
+            return 1
+    workdir = [Path(env["KCISTAGE_WORKDIR"])] if env.get("KCISTAGE_WORKDIR") else []
+    for folder in dirs + workdir:
+        if (folder / ".demo" / f"fail-{name}").exists():
+            print(f"{name}: {folder.name} breaks this step (.demo/fail-{name})", file=sys.stderr)
             return 1
     return 0
 

@@ -545,20 +545,25 @@ def test_culprit_search_bisects_excludes_and_readmits(box: Sandbox) -> None:
     assert [33, fixed] in record["target"][PIPE]["prs"]
 
 
-def test_single_suspect_blamed_directly(box: Sandbox) -> None:
-    """One suspect: it is the culprit without bisecting; the next tick deploys the rest."""
+def test_single_suspect_blamed_after_last_good_is_rechecked(box: Sandbox) -> None:
+    """One suspect: "last good" alone is deployed first; it succeeds, so the suspect is blamed,
+    and the target without it is that very candidate: not deployed twice."""
     base_deploy(box)
     bad = box.open_pr(API, 9, "broonie", {"BREAKS_STAGING": "x\n"})
     failed = tick_deploys(box)
     assert failed["result"] == "failed"
-    pr9 = box.state()["prs"][f"{API}#9"]
-    assert pr9["excluded"]["sha"] == bad and "culprit" in pr9["reason"]
+    assert not box.state()["prs"][f"{API}#9"].get("excluded")  # no evidence yet
     box.advance(1)
     box.tick()
     last = box.state()["deployments"][-1]
     assert last["id"] == failed["id"] + 1 and last["result"] == "success"
-    assert last["target"][API]["prs"] == []
+    assert last["trigger"] == "bisect" and last["target"][API]["prs"] == []
+    pr9 = box.state()["prs"][f"{API}#9"]
+    assert pr9["excluded"]["sha"] == bad and "culprit" in pr9["reason"]
+    box.advance(1)
+    box.tick()
     assert box.state()["bisect"] is None
+    assert box.state()["deployments"][-1]["id"] == last["id"]
 
 
 # -- 7 (no suspect) + 8 + 9: blame nobody, rule 6, manual deploys, notify.on_failure ---------
@@ -621,22 +626,23 @@ def test_base_failure_rule6_manual_deploy_and_on_failure(make_box, tmp_path: Pat
 
 
 def test_a_broken_base_with_new_prs_leaves_no_pr_blamed(box: Sandbox) -> None:
-    """Suspects arrive with a broken base: the search presumes one, then lifts the blame."""
+    """Suspects arrive with a broken base: "last good" on the new base fails too; nobody blamed."""
     base_deploy(box)
     box.repos[API].commit("main", {"BREAKS_STAGING": "main is broken\n"}, "break main")
     box.open_pr(PIPE, 41, "JenySadadia", {"src/a.py": "A = 1\n"})
     box.open_pr(PIPE, 42, "JenySadadia", {"src/b.py": "B = 1\n"})
     failed = tick_deploys(box)
     assert failed["result"] == "failed"
-    results = []
-    for _ in range(3):  # ceil(log2 2) = 1 bisect candidate, then the final deployment
+    lines = []
+    for _ in range(3):  # candidate 1, then last good alone; then nothing
         box.advance(1)
-        box.tick()
-        results.append(box.state()["deployments"][-1])
-    bisects = [d for d in results if d["trigger"] == "bisect"]
-    assert [d["result"] for d in bisects][:2] == ["success", "failed"]
+        lines += box.tick().lines
+    bisects = [d for d in box.state()["deployments"] if d["id"] > failed["id"]]
+    assert [d["result"] for d in bisects] == ["failed", "failed"]
+    assert bisects[1]["target"][PIPE]["prs"] == [] and bisects[1]["target"][API] == failed["target"][API]
     assert box.state()["bisect"] is None
+    assert any("staging fails without any new PR" in line for line in lines), lines
     prs = box.state()["prs"]
     assert all(not pr.get("excluded") for pr in prs.values()), prs
     bodies = [c["body"] for c in box.hub.comments(f"kernelci/{PIPE}", 42)]
-    assert any("Exclusion lifted" in body for body in bodies)
+    assert any("Not blamed" in body for body in bodies)

@@ -268,6 +268,9 @@ def test_admin_commands_statuses_and_per_sha_comments(sandbox: Sandbox) -> None:
     for head in (sha_b, broken):
         assert [s["state"] for s in box.hub.statuses[head]][-2:] == ["pending", "failure"]
         assert "deployment 5" in box.hub.statuses[head][-1]["description"]
+    box.advance(1)
+    box.tick()  # the culprit search re-deploys the last good target: it succeeds
+    assert deployments(box)[-1]["result"] == "success"
     assert pr(box, PIPE, 3)["state"] == "excluded" and "culprit" in pr(box, PIPE, 3)["reason"]
     assert any("culprit" in body for body in sha_comments(box, PIPE, 3))
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kcistage.core import culprit
 from kcistage.core.history import ended, facts, last_success
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -49,9 +50,27 @@ def test_last_finished_counts_interrupted_and_full_start() -> None:
 
 
 def test_commands_full_wins_and_bisect_target() -> None:
-    s = state(commands=[{"cycle": "partial"}, {"cycle": "full"}], bisect={"final": True})
+    search = culprit.start(2, B, A, "full", "test-kernel", ["test-kernel"], None, good_id=1)
+    assert search is not None
+    s = state(dep(1, "success"), dep(2, "failed", "full", target=B),
+              commands=[{"cycle": "partial"}, {"cycle": "full"}], bisect=search.to_json())
     f = facts(s, T0, B)
-    assert f.command == "full" and f.bisect == B
+    # one suspect: "last good" (A) is re-checked first, in the failed deployment's cycle
+    assert f.command == "full" and f.bisect == A and f.bisect_cycle == "full"
+    assert f.bisect_reason == ("culprit search: deployment 1 of at most 2; "
+                               "suspects: kernelci-api#2")
+    gone = facts(s, T0, A)  # the suspect left: nothing to search
+    assert gone.bisect is None
+
+
+def test_a_failed_candidate_is_evidence_not_the_deployed_target() -> None:
+    probe = dict(dep(3, "failed", target=A), search={"probe": 0, "failed": 2})
+    f = facts(state(dep(1, "success"), dep(2, "failed", target=B), probe), T0, B)
+    assert (f.deployed, f.deployed_ok) == (B, False)  # rule 6 still holds for B
+    passed = dict(probe, result="success")
+    f = facts(state(dep(1, "success", target=B), dep(2, "failed", target=B), passed), T0, A)
+    assert (f.deployed, f.deployed_ok) == (A, True)
+    assert last_success([dep(1, "success", target=B), passed], complete=True)["id"] == 1
 
 
 def test_last_success_and_ended() -> None:

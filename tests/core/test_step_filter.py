@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kcistage.core.settings import Step
-from kcistage.core.step_filter import Plan, plan_steps
+from kcistage.core.step_filter import Plan, plan_probe, plan_steps
 
 API = Step(name="api", run=("true",),
            paths=(("kernelci-api", ("api/**", "docker/**", "pyproject.toml")),))
@@ -117,3 +117,17 @@ def test_double_star_spans_folders(parts: list[str], top: str, repo: str) -> Non
     assert not plan_steps([step], "partial", {other: [inside]})[0].run
     star = Step(name="t", run=("true",), paths=((repo, ("**/" + parts[-1],)),))
     assert plan_steps([star], "partial", {repo: [inside]})[0].run
+
+
+def test_a_search_candidate_runs_the_failed_deployments_steps_up_to_the_failed_one():
+    plans = plan_probe(STEPS, "full", ran=["api", "always", "rebuild"], upto="always", failed_id=7)
+    assert [(p.name, p.run, p.reason) for p in plans] == [
+        ("api", True, "culprit search: as in deployment 7"),
+        ("pipeline", False, "not run by deployment 7 either"),
+        ("always", True, "culprit search: as in deployment 7"),
+        ("rebuild", False, "not needed for the search"),
+        ("quick", False, "not needed for the search"),
+    ]
+    whole = plan_probe(STEPS, "partial", ran=["api", "quick"], upto=None, failed_id=7)
+    assert [p.name for p in whole if p.run] == ["api", "quick"]
+    assert next(p for p in whole if p.name == "rebuild").reason == "full cycles only"

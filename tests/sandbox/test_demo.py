@@ -37,6 +37,9 @@ def test_demo_tells_the_story_and_cleans_up(tmp_path: Path, monkeypatch: pytest.
     assert "full (command)" in out and "test-kernel" in out
     # a failure is pinned on the faulty PR
     assert "kernelci-pipeline#103 is excluded: culprit" in out
+    # the search shows in status, deploys each composition once and ends with staging good
+    assert "next: partial: culprit search: deployment 1 of at most 4; suspects:" in out
+    assert "culprit search over after 3 deployments" in out
     assert set(Path(tempfile.gettempdir()).glob("kcistage-demo-*")) == before
     assert Path(tempfile.gettempdir()) == tmp_path
 

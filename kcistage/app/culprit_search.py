@@ -1,0 +1,181 @@
+"""The culprit search carried out (SPEC 8): core/culprit.py decides, this module acts and tells.
+
+After every poll the stored search drops suspects that left and ends or waits; a tick deploys its
+next candidate (or the target without the culprit); after every deployment the result becomes
+evidence, the culprit it proves is excluded and told why, and a failure starts a search.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kcistage.app.context import Context
+from kcistage.app.deploy import run_deployment
+from kcistage.app.notify import note_pr
+from kcistage.app.observe import pr_key
+from kcistage.core import culprit, messages
+from kcistage.core.culprit import End, Move, Search, Suspect
+from kcistage.core.enums import Cause, Cycle, DeployResult, PrState, StepResult, Trigger
+from kcistage.core.history import last_success, load_search, search_deploy
+from kcistage.core.model import Target
+from kcistage.core.step_filter import plan_probe
+from kcistage.core.trust import exclusion_reason
+
+
+def _store(ctx: Context, search: Search | None) -> None:
+    ctx.state["bisect"] = search.to_json() if search is not None else None
+
+
+def settle(ctx: Context, eligible: Target) -> None:
+    """After a poll: drop suspects no longer eligible at their SHA, end a search that is over."""
+    if not ctx.state.get("bisect"):
+        return
+    search = load_search(ctx.state)
+    if search is None:
+        ctx.out.line("culprit search dropped: its stored state is from an older kcistage")
+        _store(ctx, None)
+        return
+    if set(search.base) - {repo.name for repo in ctx.cfg.repos}:
+        ctx.out.line("culprit search dropped: it names a repo no longer in the configuration")
+        _store(ctx, None)
+        return
+    kept = culprit.keep_eligible(search, eligible)
+    for gone in kept.departed[len(search.departed):]:
+        ctx.out.line(f"culprit search: {gone.ref}@{gone.sha[:12]} left the search "
+                     "(closed, pushed over, labelled or unapproved)")
+    _resolve(ctx, kept, eligible)
+
+
+def _resolve(ctx: Context, search: Search, eligible: Target | None) -> None:
+    """Blame what the evidence proves, end a search that is over, else store it for next tick."""
+    while True:
+        move = culprit.next_move(search)
+        if move.move is Move.BLAME:
+            search, suspect, failing, passing = culprit.blame(search)
+            _blame(ctx, search, suspect, failing, passing)
+            continue
+        if move.move is Move.END:
+            _end(ctx, search, move.end or End.ALL_LEFT)
+            return
+        deployments = ctx.state["deployments"]
+        last = deployments[-1] if deployments else None
+        if move.move is Move.REST and eligible is not None and culprit.skip_rest(eligible, last):
+            assert last is not None
+            ctx.out.line(f"culprit search over: deployment {last['id']} already deployed the target "
+                         f"without {_refs(search.culprits)}, and it succeeded")
+            _store(ctx, None)
+            return
+        _store(ctx, search)
+        return
+
+
+def _refs(suspects: tuple[Suspect, ...]) -> str:
+    return ", ".join(s.ref for s in suspects) or "none"
+
+
+def _blame(ctx: Context, search: Search, suspect: Suspect, failing: int,
+           passing: int | None) -> None:
+    """Exclude the culprit at its SHA and tell its PR the evidence."""
+    without = f"deployment {passing}" if passing is not None else "the last good deployment"
+    ctx.out.line(f"{suspect.ref}@{suspect.sha[:12]} is the culprit: deployment {failing} failed "
+                 f"with it, {without} without it succeeded: excluded at that commit")
+    pr = ctx.state["prs"].get(pr_key(suspect.repo, suspect.number))
+    if pr is None or pr.get("sha") != suspect.sha:
+        return  # closed or pushed again meanwhile: a new head is a new chance
+    pr["excluded"] = {"sha": suspect.sha, "cause": Cause.CULPRIT, "deployment": failing}
+    reason = exclusion_reason(pr["excluded"], suspect.sha, ctx.cfg.repo(suspect.repo))
+    pr["state"], pr["reason"], pr["cause"] = PrState.EXCLUDED, reason, Cause.CULPRIT
+    note_pr(ctx, pr, suspect.sha, messages.culprit_note(failing, passing, search.upto))
+
+
+def _end(ctx: Context, search: Search, end: End) -> None:
+    """A search that ends without (further) blame."""
+    _store(ctx, None)
+    if end is End.BASE_FAILS:
+        base_failed = next(i for k, ok, i in search.results if k == 0 and not ok)
+        ctx.out.line(f"culprit search for deployment {search.failed_id}: {end.value} "
+                     f"(deployment {base_failed} without them failed too): no PR blamed")
+        for suspect in search.suspects:
+            pr = ctx.state["prs"].get(pr_key(suspect.repo, suspect.number))
+            if pr is not None and pr.get("sha") == suspect.sha:
+                note_pr(ctx, pr, suspect.sha,
+                        messages.not_blamed_note(search.failed_id, base_failed))
+        return
+    ctx.out.line(f"culprit search for deployment {search.failed_id} ended: {end.value}: "
+                 "no PR blamed")
+
+
+def deploy(ctx: Context, target: Target) -> dict[str, Any]:
+    """Run the search's next deployment: a candidate (its steps cut after the failed one) or the
+    target without the culprit (a whole cycle)."""
+    pending = search_deploy(ctx.state, ctx.state["observed"]["target"])
+    if pending is None:  # nothing pending after all: deploy what the rules decided, in full
+        return run_deployment(ctx, Cycle.PARTIAL, Trigger.BISECT, target)
+    search = pending.search
+    ctx.out.detail(pending.reason)
+    if pending.k is None:
+        info = {"rest": [list(s.key()) for s in search.culprits], "failed": search.failed_id}
+        return run_deployment(ctx, search.cycle, Trigger.BISECT, pending.target, search=info)
+    info = {"probe": pending.k, "of": len(search.suspects), "failed": search.failed_id}
+    plans = plan_probe(ctx.cfg.steps, search.cycle, search.ran, search.upto, search.failed_id)
+    return run_deployment(ctx, search.cycle, Trigger.BISECT, pending.target, search=info,
+                          plans=plans)
+
+
+def after_deployment(ctx: Context, record: dict[str, Any]) -> None:
+    """Turn a finished deployment into evidence, or start a search when it failed."""
+    ok = record["result"] == DeployResult.SUCCESS
+    if record["result"] not in (DeployResult.SUCCESS, DeployResult.FAILED):
+        return  # interrupted: the same deployment is tried again
+    search = load_search(ctx.state)
+    info = record.get("search") or {}
+    if search is not None and info.get("failed") == search.failed_id:
+        if info.get("probe") is not None:
+            k = int(info["probe"])
+            if record["target"] != culprit.candidate(search, k):
+                ctx.out.line(f"culprit search for deployment {search.failed_id} stopped: "
+                             f"deployment {record['id']} could not merge its candidate as "
+                             "decided: no PR blamed")
+                _store(ctx, None)
+                return
+            _resolve(ctx, culprit.record(search, k, ok, record["id"]), None)
+            return
+        if ok:
+            ctx.out.line(f"culprit search over after {search.used + 1} deployments: staging is "
+                         f"good without {_refs(search.culprits)}")
+            _store(ctx, None)
+            return
+        _start(ctx, record, chain=search)
+        return
+    if search is not None and ok:
+        ctx.out.line(f"culprit search for deployment {search.failed_id} dropped: deployment "
+                     f"{record['id']} succeeded")
+        _store(ctx, None)
+    if not ok:
+        _start(ctx, record, chain=None)
+
+
+def _start(ctx: Context, record: dict[str, Any], chain: Search | None) -> None:
+    """A search for the failure of `record` (going on from `chain` when it was the target
+    without chain's culprit)."""
+    good = last_success(ctx.state["deployments"], before_id=record["id"])
+    ran = [s["name"] for s in record["steps"] if s["result"] != StepResult.SKIPPED]
+    search = culprit.start(
+        record["id"], record["target"], good["target"] if good else None, record["cycle"],
+        record.get("failed_step"), ran, None, chain=chain,
+        good_in_chain=bool(good and chain and good["id"] > chain.started_id),
+        good_id=good["id"] if good else None)
+    if search is None:
+        _store(ctx, None)
+        ctx.out.line(f"deployment {record['id']} failed with no PR added since the last good "
+                     "deployment: no PR blamed")
+        return
+    names = _refs(search.suspects)
+    if chain is not None:
+        ctx.out.line(f"deployment {record['id']} failed without {_refs(chain.culprits)} too: "
+                     f"the culprit search goes on among {len(search.suspects)} suspects: {names}")
+    else:
+        ctx.out.line(f"deployment {record['id']} failed: culprit search among "
+                     f"{len(search.suspects)} suspects: {names} (at most "
+                     f"{culprit.budget(len(search.suspects))} deployments per culprit)")
+    _resolve(ctx, search, None)

@@ -1,0 +1,182 @@
+"""End-to-end culprit search (SPEC 8) on the offline sandbox: real git, real step processes.
+
+A PR adding `BREAKS_STAGING` fails every step that runs; `.demo/fail-<step>` in a PR or in the
+workdir fails that step only (kcistage.sandbox.harmless_step).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kcistage.sandbox.sandbox import OWNER, Sandbox
+
+PIPE = "kernelci-pipeline"
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Sandbox]:
+    with Sandbox(tmp_path / "sb") as sandbox:
+        yield sandbox
+
+
+def first_deploy(box: Sandbox) -> None:
+    assert box.deploy(full=True).code == 0
+
+
+def failing_tick(box: Sandbox) -> tuple[dict, list[str]]:
+    """See the change, let settle and throttle pass, deploy: the deployment must fail."""
+    box.tick()
+    box.advance(31)
+    result = box.tick()
+    record = box.state()["deployments"][-1]
+    assert record["result"] == "failed" and result.code == 1, result.lines
+    return record, result.lines
+
+
+def search_ticks(box: Sandbox, limit: int = 12) -> tuple[list[dict], list[str]]:
+    """Tick once a minute while a culprit search is pending; the deployments it made, its lines."""
+    made, lines = [], []
+    for _ in range(limit):
+        if box.state()["bisect"] is None:
+            return made, lines
+        box.advance(1)
+        before = box.state()["next_id"]
+        result = box.tick()
+        lines += result.lines
+        made += [d for d in box.state()["deployments"] if d["id"] >= before]
+    raise AssertionError(f"the search did not end: {lines}")
+
+
+def status_json(box: Sandbox) -> dict:
+    done = subprocess.run([sys.executable, "-m", "kcistage", "--config", str(box.config_path),
+                           "--now", box.clock().isoformat(), "status", "--json"],
+                          capture_output=True, text=True, timeout=60, cwd=box.root)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def numbers(record: dict) -> list[int]:
+    return [n for n, _ in record["target"][PIPE]["prs"]]
+
+
+def comments(box: Sandbox, number: int) -> str:
+    return "\n".join(c["body"] for c in box.hub.comments(f"{OWNER}/{PIPE}", number))
+
+
+def test_a_broken_environment_blames_no_pr(box: Sandbox) -> None:
+    """Three new PRs, then a step fails whatever is merged: nobody is blamed or excluded."""
+    first_deploy(box)
+    for n in (1, 2, 3):
+        box.open_pr(PIPE, n, "JenySadadia", {f"src/m{n}.py": f"N = {n}\n"})
+    workdir = box.root / "work"
+    (workdir / ".demo").mkdir(parents=True, exist_ok=True)
+    (workdir / ".demo" / "fail-restart-pipeline").write_text("broken environment\n")
+    failed, _ = failing_tick(box)
+    assert failed["failed_step"] == "restart-pipeline"
+    made, lines = search_ticks(box)
+    # candidate 1 fails; then "last good" alone fails too: no PR can be blamed
+    assert [numbers(d) for d in made] == [[1], []] and all(d["result"] == "failed" for d in made)
+    assert len(made) <= math.ceil(math.log2(3)) + 2
+    assert any("staging fails without any new PR" in line and "no PR blamed" in line
+               for line in lines), lines
+    prs = box.state()["prs"]
+    assert all(not pr.get("excluded") and pr["state"] == "pending" for pr in prs.values())
+    for n in (1, 2, 3):
+        assert "Not blamed" in comments(box, n) and "culprit" not in comments(box, n).lower()
+    # rule 6: the failed target is not deployed again by itself
+    box.advance(31)
+    box.tick()
+    assert box.state()["deployments"][-1]["id"] == made[-1]["id"]
+
+
+def test_two_culprits_among_six_are_both_found(box: Sandbox) -> None:
+    """Both faulty PRs are excluded, staging ends good, within the budget; status shows the search."""
+    first_deploy(box)
+    shas = {}
+    for n in range(1, 7):
+        files = {"BREAKS_STAGING": "x\n"} if n in (2, 5) else {f"src/m{n}.py": f"N = {n}\n"}
+        shas[n] = box.open_pr(PIPE, n, "JenySadadia", files)
+    failed, lines = failing_tick(box)
+    assert any("culprit search among 6 suspects" in line for line in lines), lines
+    reason = status_json(box)["next"]["reason"]
+    assert reason == ("culprit search: deployment 1 of at most 5; suspects: " +
+                      ", ".join(f"{PIPE}#{n}" for n in range(1, 7)))
+    made, lines = search_ticks(box)
+    prs = box.state()["prs"]
+    assert {n for n in range(1, 7) if prs[f"{PIPE}#{n}"].get("excluded")} == {2, 5}
+    for n in (2, 5):
+        assert prs[f"{PIPE}#{n}"]["excluded"]["sha"] == shas[n]
+        assert "Excluded as the culprit" in comments(box, n)
+    assert all(d["trigger"] == "bisect" and d["cycle"] == "partial" for d in made)
+    assert made[-1]["result"] == "success" and numbers(made[-1]) == [1, 3, 4, 6]
+    # budget: ceil(log2 6) + 1 (+ 1 re-check) for the first, ceil(log2 4) + 1 for the second
+    assert len(made) <= (math.ceil(math.log2(6)) + 2) + (math.ceil(math.log2(4)) + 1)
+    passed = [d for d in made if d["search"].get("probe") is not None and d["result"] == "success"]
+    assert passed
+    for d in passed:  # a candidate runs only up to the step that failed (build-pipeline-images)
+        skipped = {s["name"]: s["reason"] for s in d["steps"] if s["result"] == "skipped"}
+        assert skipped["restart-pipeline"] == "not needed for the search"
+        assert skipped["test-kernel"] == "not needed for the search"
+        assert "build-pipeline-images" not in skipped
+    assert box.state()["bisect"] is None
+    assert "culprit search" not in status_json(box)["next"]["reason"]
+
+
+def test_a_full_cycle_only_failure_is_reproduced_and_no_composition_deployed_twice(
+        box: Sandbox) -> None:
+    """The test kernel breaks in a full cycle: candidates are full cycles up to test-kernel; the
+    culprit is the last suspect, so the target without it is the candidate that just succeeded."""
+    first_deploy(box)
+    box.open_pr(PIPE, 1, "JenySadadia", {"src/a.py": "A = 1\n"})
+    bad = box.open_pr(PIPE, 2, "JenySadadia", {".demo/fail-test-kernel": "oops\n"})
+    box.tick()
+    done = box.deploy(full=True)
+    failed = box.state()["deployments"][-1]
+    assert done.code == 1 and failed["failed_step"] == "test-kernel" and failed["cycle"] == "full"
+    made, lines = search_ticks(box)
+    assert [numbers(d) for d in made] == [[1]] and made[0]["result"] == "success"
+    assert made[0]["cycle"] == "full"
+    assert {s["name"]: s["result"] for s in made[0]["steps"]}["test-kernel"] == "ok"
+    pr2 = box.state()["prs"][f"{PIPE}#2"]
+    assert pr2["excluded"]["sha"] == bad and "culprit" in pr2["reason"]
+    assert any("already deployed the target without" in line for line in lines), lines
+    targets = [json.dumps(d["target"]) for d in box.state()["deployments"] if d["id"] > failed["id"]]
+    assert len(targets) == len(set(targets)) == 1
+    box.advance(31)
+    box.tick()
+    assert box.state()["deployments"][-1]["id"] == made[-1]["id"]  # nothing left to deploy
+
+
+def test_suspects_that_leave_leave_the_search(box: Sandbox) -> None:
+    """A suspect closed during the search is not deployed again; when staging then passes
+    without it, nobody is blamed; a search whose suspects all left ends."""
+    first_deploy(box)
+    box.open_pr(PIPE, 1, "JenySadadia", {"src/a.py": "A = 1\n"})
+    box.open_pr(PIPE, 2, "JenySadadia", {"BREAKS_STAGING": "x\n"})
+    box.open_pr(PIPE, 3, "JenySadadia", {"src/c.py": "C = 1\n"})
+    failing_tick(box)
+    box.advance(1)
+    box.tick()  # candidate 1 succeeds
+    assert numbers(box.state()["deployments"][-1]) == [1]
+    box.hub.update_pr(f"{OWNER}/{PIPE}", 2, state="closed")  # the culprit leaves
+    made, lines = search_ticks(box)
+    assert any(f"{PIPE}#2@" in line and "left the search" in line for line in lines), lines
+    assert all(2 not in numbers(d) for d in made)
+    assert [numbers(d) for d in made] == [[1, 3]] and made[0]["result"] == "success"
+    assert any("staging succeeds without the suspects that left" in line for line in lines)
+    assert not any(pr.get("excluded") for pr in box.state()["prs"].values())
+
+    # all suspects leave: the search ends, nobody blamed
+    box.open_pr(PIPE, 4, "JenySadadia", {"BREAKS_STAGING": "x\n"})
+    box.advance(31)
+    failing_tick(box)
+    box.hub.update_pr(f"{OWNER}/{PIPE}", 4, labels=["staging-skip"])
+    made, lines = search_ticks(box)
+    assert made == [] and any("no suspect is left" in line for line in lines), lines
