@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,20 +26,24 @@ def write(folder: Path, delivery: str) -> Path:
         raise ValueError(f"not a delivery id: {delivery!r}")
     folder = Path(folder)
     target = folder / delivery
-    tmp: str | None = None
+    # The temp name is the delivery's own (ids are unique, and serve writes each one once), so
+    # no random name to find: os.open + rename is a third of mkstemp's cost on a webhook's path.
+    tmp = folder / f"{_TEMP_PREFIX}{delivery}"
     try:
-        folder.mkdir(mode=0o750, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=_TEMP_PREFIX)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(b"poll now\n")
-        os.replace(tmp, target)
-        tmp = None
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
+        except FileNotFoundError:
+            folder.mkdir(mode=0o750, parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
+        try:
+            os.write(fd, b"poll now\n")
+        finally:
+            os.close(fd)
+        os.rename(tmp, target)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise StateError(f"{folder}: cannot leave a poke: {exc.strerror or exc}") from exc
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
     return target
 
 
