@@ -6,6 +6,8 @@ import html
 from datetime import UTC, datetime
 from typing import Any
 
+from kcistage.core.durations import human
+
 
 def esc(value: Any) -> str:
     """Any value as HTML text: control characters shown as escapes, markup and quotes escaped.
@@ -40,20 +42,10 @@ def when(text: Any) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """`45s`, `4m12s`, `2h03m`, `1d04h`; "-" when unknown."""
+    """A duration as people read it (`45s`, `4m12s`, `2h03m`); "-" when unknown."""
     if seconds is None or isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         return "-"
-    total = max(int(round(seconds)), 0)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d{hours:02d}h"
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+    return human(seconds)
 
 
 def seconds_between(start: Any, end: Any) -> float | None:
