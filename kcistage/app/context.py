@@ -41,6 +41,7 @@ class Context:
     token: str | None = None
     local: bool = False  # GitHub is a stand-in on loopback: no write pacing, short retry backoff
     stop_reason: str | None = None  # set by the SIGTERM handler
+    deferred: Exception | None = None  # an error to end the run with once its work is saved
     _gh: Any = None
     _git: Any = None
 

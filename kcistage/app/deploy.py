@@ -18,7 +18,7 @@ from kcistage.core.paths import log_path
 from kcistage.core.settings import env_name
 from kcistage.core.step_filter import Plan, plan_steps
 from kcistage.core.trust import exclusion_reason
-from kcistage.errors import KcistageError, ServiceError
+from kcistage.errors import DeploymentAborted, KcistageError, ServiceError, exit_code_of, one_line
 from kcistage.shell.steps import boot_id, run_step
 
 RESTART = "restart"
@@ -39,24 +39,61 @@ def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target,
         record["search"] = search
     state["next_id"] += 1
     state["deployments"].append(record)
-    ctx.save()
-    ctx.out.detail(f"deployment {record['id']}: {cycle} cycle ({trigger}) started")
-    while True:
-        outcome = _attempt(ctx, record, target, plans)
-        if outcome != RESTART:
-            break
-        record["restarts"] += 1
-        target = ctx.state["observed"]["target"]
-        # heads the new target drops will not be deployed: end their pending status
-        statuses(ctx, dict(record, target=_new_heads(record["target"], target)), "interrupted")
-        ctx.out.line(f"deployment {record['id']}: target changed, restarting from the first step "
-                     f"(restart {record['restarts']})")
-    record["result"] = outcome
-    record["finished"] = format_time(ctx.clock())
-    record["step"] = None
-    ctx.save()
-    _notify_end(ctx, record)
+    try:
+        ctx.save()
+        ctx.out.detail(f"deployment {record['id']}: {cycle} cycle ({trigger}) started")
+        while True:
+            outcome = _attempt(ctx, record, target, plans)
+            if outcome != RESTART:
+                break
+            record["restarts"] += 1
+            target = ctx.state["observed"]["target"]
+            # heads the new target drops will not be deployed: end their pending status
+            statuses(ctx, dict(record, target=_new_heads(record["target"], target)), "interrupted")
+            ctx.out.line(f"deployment {record['id']}: target changed, restarting from the first "
+                         f"step (restart {record['restarts']})")
+        record["result"] = outcome
+        record["finished"] = format_time(ctx.clock())
+        record["step"] = None
+        ctx.save()
+    except BaseException as exc:  # whatever it is, the deployment ends here, closed
+        _close_on_error(ctx, record, exc)
+        if isinstance(exc, Exception):
+            raise DeploymentAborted(f"deployment {record['id']} interrupted: {record['error']}",
+                                    exit_code_of(exc)) from exc
+        raise  # SystemExit, KeyboardInterrupt: closed, and on their way
+    try:
+        _notify_end(ctx, record)
+    except KcistageError as exc:  # closed and saved already: the search bookkeeping goes on
+        ctx.out.line(f"deployment {record['id']}: could not tell the PRs: {one_line(exc)}")
+        ctx.deferred = ctx.deferred or exc
     return record
+
+
+def _close_on_error(ctx: Context, record: dict, exc: BaseException) -> None:
+    """Close a deployment stopped by an error: interrupted, with the cause; pending commit
+    statuses resolved while GitHub still answers; saved if the state file can still be written."""
+    cause = one_line(exc)
+    if record.get("step"):
+        record["steps"].append({"name": record["step"], "result": "interrupted", "seconds": 0.0,
+                                "reason": cause})
+    record.pop("step_group", None)
+    record.update(result="interrupted", error=cause, finished=format_time(ctx.clock()), step=None)
+    ctx.out.detail(f"deployment {record['id']}: interrupted: {cause}")
+    if record.get("statuses") == "pending" and not ctx.dry_run:
+        description = messages.status_description(record["cycle"], record["id"], "interrupted")
+        state = messages.status_state("interrupted")
+        try:
+            for name, entry in record["target"].items():
+                for _number, sha in entry["prs"]:
+                    ctx.gh.set_status(ctx.cfg.repo(name), sha, state, description)
+            record["statuses"] = "resolved"
+        except Exception as error:  # GitHub no longer answers: the next deployment's statuses will
+            ctx.out.detail(f"deployment {record['id']}: pending statuses left: {one_line(error)}")
+    try:
+        ctx.save()
+    except Exception as error:  # a full disk: the next run marks the record interrupted
+        ctx.out.detail(f"deployment {record['id']}: could not save its end: {one_line(error)}")
 
 
 def _new_heads(target: Target, previous: Target) -> Target:
@@ -76,6 +113,7 @@ def _attempt(ctx: Context, record: dict, target: Target, plans: list[Plan] | Non
         ctx.out.line(f"deployment {record['id']}: {exc}")
         record["error"] = str(exc)
         return "interrupted"
+    record["statuses"] = "pending"  # from here, an error must resolve them
     statuses(ctx, dict(record, target=_new_heads(record["target"], previous)), "running")
     # files changed since the last deployment that ran all its steps (not a search candidate)
     good = last_success(ctx.state["deployments"], complete=True)
@@ -173,7 +211,9 @@ def _notify_end(ctx: Context, record: dict) -> None:
             pr = ctx.state["prs"].get(pr_key(name, number))
             if pr is not None:
                 note_pr(ctx, pr, sha, note)
-    if record["result"] == "failed" and ctx.cfg.notify.on_failure and not ctx.dry_run:
+    # a failed culprit-search candidate is evidence, not news: the failure it reproduces was told
+    if record["result"] == "failed" and ctx.cfg.notify.on_failure and not ctx.dry_run \
+            and not is_probe(record):
         _run_on_failure(ctx, record)
 
 

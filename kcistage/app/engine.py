@@ -145,8 +145,14 @@ def run(cfg, clock, action, dry_run: bool = False, out=None, token: str | None =
 
             main_thread = threading.current_thread() is threading.main_thread()
             previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread and not dry_run else None
+            if getattr(lock, "removed", None):
+                ctx.out.detail(f"removed {len(lock.removed)} temporary file(s) left by a killed "
+                               f"run: {', '.join(p.name for p in lock.removed)}")
             try:
-                return action(ctx)
+                code = action(ctx)
+                if ctx.deferred is not None:  # its work is saved; the run still ends with it
+                    raise ctx.deferred
+                return code
             finally:
                 if previous is not None:
                     signal.signal(signal.SIGTERM, previous)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,7 +12,7 @@ import click
 
 from kcistage import __version__
 from kcistage.cli import demo, run, serve, status
-from kcistage.errors import KcistageError
+from kcistage.errors import exit_code_of, one_line
 
 if TYPE_CHECKING:
     from kcistage.core.settings import Config
@@ -50,12 +52,17 @@ class _Kcistage(click.Group):
     """The one place where a command's exit status is set and a KcistageError is reported."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; its return value is the exit status, a KcistageError one line + its code."""
+        """Run the command; its return value is the exit status. Any error ends the run with one
+        line and its exit status (errors.exit_code_of); the traceback only with -v."""
         try:
             code = super().invoke(ctx)
-        except KcistageError as exc:
-            click.echo(f"kcistage: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # click's own: usage errors (exit 2), --help, --version
+        except Exception as exc:
+            if isinstance(ctx.obj, Env) and ctx.obj.verbose:
+                traceback.print_exception(exc, file=sys.stderr)
+            click.echo(f"kcistage: {one_line(exc)}", err=True)
+            ctx.exit(exit_code_of(exc))
         ctx.exit(code or 0)
 
 

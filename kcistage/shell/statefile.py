@@ -7,6 +7,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -235,6 +236,33 @@ def write_rate(state_path: Path, rate: dict[str, Any]) -> None:
     _write_atomic(paths.rate_file(Path(state_path)), text.encode("utf-8"))
 
 
+# The files written atomically by lock holders only: their temporary files can be left by a
+# killed run and removed by the next holder. (The controls file is written without the run lock:
+# its temporary files may belong to a command running now, so they are never touched.)
+_LOCKED_WRITES = ("", ".backoff", ".rate")
+_TEMP_NAME = re.compile(r"[a-z0-9_]{8}")  # tempfile.mkstemp's random part
+
+
+def remove_stale_temps(state_path: Path) -> list[Path]:
+    """Remove `.state.json.<random>.tmp` files (and the backoff's and rate's) left by a killed
+    run; the caller holds the run lock, so no run is writing them. Returns what was removed."""
+    state_path = Path(state_path)
+    removed = []
+    try:
+        names = os.listdir(state_path.parent)
+    except OSError:
+        return []
+    for suffix in _LOCKED_WRITES:
+        prefix = f".{state_path.name}{suffix}."
+        for name in names:
+            middle = name[len(prefix):-len(".tmp")]
+            if name.startswith(prefix) and name.endswith(".tmp") and _TEMP_NAME.fullmatch(middle):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(state_path.parent / name)
+                    removed.append(state_path.parent / name)
+    return removed
+
+
 class Lock:
     """The exclusive, non-blocking run lock beside the state file (`state.json.lock`).
 
@@ -242,9 +270,10 @@ class Lock:
     """
 
     def __init__(self, state_path: Path):
-        state_path = Path(state_path)
-        self.path = paths.lock_file(state_path)
+        self.state_path = Path(state_path)
+        self.path = paths.lock_file(self.state_path)
         self._fd: int | None = None
+        self.removed: list[Path] = []  # stale temporary files removed on entry
 
     def _holder(self, fd: int) -> str:
         """The pid written by the current holder ("unknown" if it has not written it yet)."""
@@ -272,9 +301,14 @@ class Lock:
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise LockHeld(f"another kcistage run (pid {pid}) holds {self.path}") from None
             raise StateError(f"{self.path}: cannot lock: {exc.strerror}") from exc
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:  # a full disk: stop before anything else is written
+            os.close(fd)
+            raise StateError(f"{self.path}: cannot write the pid: {exc.strerror}") from exc
         self._fd = fd
+        self.removed = remove_stale_temps(self.state_path)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
