@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from kcistage.core import rules
-from kcistage.core.history import ended, facts, last_success
+from kcistage.core import culprit, rules
+from kcistage.core.history import ended, facts, last_success, load_search
 from kcistage.core.model import format_time, parse_time, pr_ref
 from kcistage.core.settings import Config
 from kcistage.shell.statefile import pid_alive
@@ -48,8 +48,10 @@ def _next(cfg: Config, state: dict, now: datetime, current: dict | None, alive: 
     """The next action as the next tick would decide it."""
     if current is not None and alive:
         step = f", step {current['step']}" if current.get("step") else ""
+        search = load_search(state) if current.get("search") else None
+        during = f"; {culprit.describe(search)}" if search is not None else ""
         return {"action": "wait", "at": None,
-                "reason": f"deployment {current['id']} ({current['cycle']}) is running{step}"}
+                "reason": f"deployment {current['id']} ({current['cycle']}) is running{step}{during}"}
     observed = state.get("observed")
     if not observed:
         return {"action": "none", "at": None, "reason": "no poll yet: the next tick looks at GitHub"}

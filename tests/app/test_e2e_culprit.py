@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from kcistage.app.status_document import status_document
 from kcistage.sandbox.sandbox import OWNER, Sandbox
 
 PIPE = "kernelci-pipeline"
@@ -108,6 +110,14 @@ def test_two_culprits_among_six_are_both_found(box: Sandbox) -> None:
     reason = status_json(box)["next"]["reason"]
     assert reason == ("culprit search: deployment 1 of at most 5; suspects: " +
                       ", ".join(f"{PIPE}#{n}" for n in range(1, 7)))
+    # while a candidate runs, status says which deployment of the search it is
+    state = box.state()
+    state["deployments"].append(dict(failed, id=failed["id"] + 1, result="running", finished=None,
+                                     pid=os.getpid(), step="build-pipeline-images",
+                                     search={"probe": 3, "of": 6, "failed": failed["id"]}))
+    running = status_document(box.config(), state, box.clock())["next"]["reason"]
+    assert running == (f"deployment {failed['id'] + 1} (partial) is running, step "
+                       f"build-pipeline-images; {reason}")
     made, lines = search_ticks(box)
     prs = box.state()["prs"]
     assert {n for n in range(1, 7) if prs[f"{PIPE}#{n}"].get("excluded")} == {2, 5}
