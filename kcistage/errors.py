@@ -1,5 +1,9 @@
 """The package's one error hierarchy; the CLI maps each class to an exit code."""
 
+from __future__ import annotations
+
+from datetime import datetime
+
 
 class KcistageError(Exception):
     """Base of every error kcistage reports to the user (exit status in `exit_code`)."""
@@ -28,7 +32,7 @@ class ServiceError(KcistageError):
 class RateLimited(ServiceError):
     """GitHub rate-limited us; `reset_at` (aware datetime or None) says when to come back."""
 
-    def __init__(self, message: str, reset_at=None):
+    def __init__(self, message: str, reset_at: datetime | None = None):
         super().__init__(message)
         self.reset_at = reset_at
 

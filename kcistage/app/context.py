@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from kcistage.core.settings import Config, Repo
+from kcistage.core.state import State
 from kcistage.shell import statefile
 
 
@@ -35,7 +36,7 @@ class Context:
 
     cfg: Config
     clock: Callable[[], datetime]
-    state: dict
+    state: State
     out: Output = field(default_factory=Output)
     dry_run: bool = False
     token: str | None = None

@@ -7,8 +7,6 @@ evidence, the culprit it proves is excluded and told why, and a failure starts a
 
 from __future__ import annotations
 
-from typing import Any
-
 from kcistage.app.context import Context
 from kcistage.app.deploy import run_deployment
 from kcistage.app.notify import note_pr
@@ -16,8 +14,9 @@ from kcistage.app.observe import pr_key
 from kcistage.core import culprit, messages
 from kcistage.core.culprit import End, Move, Search, Suspect
 from kcistage.core.enums import Cause, Cycle, DeployResult, PrState, StepResult, Trigger
-from kcistage.core.history import last_success, load_search, search_deploy
+from kcistage.core.history import last_success, load_search, observed_target, search_deploy
 from kcistage.core.model import Target
+from kcistage.core.state import DeploymentRecord, Exclusion
 from kcistage.core.step_filter import plan_probe
 from kcistage.core.trust import exclusion_reason
 
@@ -82,8 +81,9 @@ def _blame(ctx: Context, search: Search, suspect: Suspect, failing: int,
     pr = ctx.state["prs"].get(pr_key(suspect.repo, suspect.number))
     if pr is None or pr.get("sha") != suspect.sha:
         return  # closed or pushed again meanwhile: a new head is a new chance
-    pr["excluded"] = {"sha": suspect.sha, "cause": Cause.CULPRIT, "deployment": failing}
-    reason = exclusion_reason(pr["excluded"], suspect.sha, ctx.cfg.repo(suspect.repo))
+    excluded: Exclusion = {"sha": suspect.sha, "cause": Cause.CULPRIT, "deployment": failing}
+    pr["excluded"] = excluded
+    reason = exclusion_reason(excluded, suspect.sha, ctx.cfg.repo(suspect.repo))
     pr["state"], pr["reason"], pr["cause"] = PrState.EXCLUDED, reason, Cause.CULPRIT
     note_pr(ctx, pr, suspect.sha, messages.culprit_note(failing, passing, search.upto))
 
@@ -105,10 +105,10 @@ def _end(ctx: Context, search: Search, end: End) -> None:
                  "no PR blamed")
 
 
-def deploy(ctx: Context, target: Target) -> dict[str, Any]:
+def deploy(ctx: Context, target: Target) -> DeploymentRecord:
     """Run the search's next deployment: a candidate (its steps cut after the failed one) or the
     target without the culprit (a whole cycle)."""
-    pending = search_deploy(ctx.state, ctx.state["observed"]["target"])
+    pending = search_deploy(ctx.state, observed_target(ctx.state))
     if pending is None:  # nothing pending after all: deploy what the rules decided, in full
         return run_deployment(ctx, Cycle.PARTIAL, Trigger.BISECT, target)
     search = pending.search
@@ -122,7 +122,7 @@ def deploy(ctx: Context, target: Target) -> dict[str, Any]:
                           plans=plans)
 
 
-def after_deployment(ctx: Context, record: dict[str, Any]) -> None:
+def after_deployment(ctx: Context, record: DeploymentRecord) -> None:
     """Turn a finished deployment into evidence, or start a search when it failed."""
     ok = record["result"] == DeployResult.SUCCESS
     if record["result"] not in (DeployResult.SUCCESS, DeployResult.FAILED):
@@ -155,7 +155,7 @@ def after_deployment(ctx: Context, record: dict[str, Any]) -> None:
         _start(ctx, record, chain=None)
 
 
-def _start(ctx: Context, record: dict[str, Any], chain: Search | None) -> None:
+def _start(ctx: Context, record: DeploymentRecord, chain: Search | None) -> None:
     """A search for the failure of `record` (going on from `chain` when it was the target
     without chain's culprit)."""
     good = last_success(ctx.state["deployments"], before_id=record["id"])

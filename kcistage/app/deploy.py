@@ -12,10 +12,11 @@ from kcistage.app.notify import note_pr, statuses
 from kcistage.app.observe import look, pr_key
 from kcistage.core import messages, rules
 from kcistage.core.enums import Cause, PrState
-from kcistage.core.history import facts, is_probe, last_success
+from kcistage.core.history import facts, is_probe, last_success, observed_target
 from kcistage.core.model import Target, format_time, target_prs
 from kcistage.core.paths import log_path
 from kcistage.core.settings import env_name
+from kcistage.core.state import DeploymentRecord, Exclusion
 from kcistage.core.step_filter import Plan, plan_steps
 from kcistage.core.trust import exclusion_reason
 from kcistage.errors import DeploymentAborted, KcistageError, ServiceError, exit_code_of, one_line
@@ -25,12 +26,12 @@ RESTART = "restart"
 
 
 def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target,
-                   search: dict | None = None, plans: list[Plan] | None = None) -> dict:
+                   search: dict[str, Any] | None = None, plans: list[Plan] | None = None) -> DeploymentRecord:
     """Deploy `target` as a new deployment record; returns the finished record.
 
     `search` marks a culprit-search deployment (kept on the record); `plans` fixes its steps."""
     state = ctx.state
-    record: dict[str, Any] = {
+    record: DeploymentRecord = {
         "id": state["next_id"], "cycle": cycle, "trigger": trigger, "result": "running",
         "started": format_time(ctx.clock()), "finished": None, "pid": os.getpid(), "step": None,
         "restarts": 0, "target": target, "heads": {}, "left_out": [], "steps": [],
@@ -47,9 +48,9 @@ def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target,
             if outcome != RESTART:
                 break
             record["restarts"] += 1
-            target = ctx.state["observed"]["target"]
+            target = observed_target(ctx.state)
             # heads the new target drops will not be deployed: end their pending status
-            statuses(ctx, dict(record, target=_new_heads(record["target"], target)), "interrupted")
+            statuses(ctx, {**record, "target": _new_heads(record["target"], target)}, "interrupted")
             ctx.out.line(f"deployment {record['id']}: target changed, restarting from the first "
                          f"step (restart {record['restarts']})")
         record["result"] = outcome
@@ -70,15 +71,16 @@ def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target,
     return record
 
 
-def _close_on_error(ctx: Context, record: dict, exc: BaseException) -> None:
+def _close_on_error(ctx: Context, record: DeploymentRecord, exc: BaseException) -> None:
     """Close a deployment stopped by an error: interrupted, with the cause; pending commit
     statuses resolved while GitHub still answers; saved if the state file can still be written."""
     cause = one_line(exc)
-    if record.get("step"):
-        record["steps"].append({"name": record["step"], "result": "interrupted", "seconds": 0.0,
+    if step := record.get("step"):
+        record["steps"].append({"name": step, "result": "interrupted", "seconds": 0.0,
                                 "reason": cause})
     record.pop("step_group", None)
-    record.update(result="interrupted", error=cause, finished=format_time(ctx.clock()), step=None)
+    record.update({"result": "interrupted", "error": cause, "finished": format_time(ctx.clock()),
+                   "step": None})
     ctx.out.detail(f"deployment {record['id']}: interrupted: {cause}")
     if record.get("statuses") == "pending" and not ctx.dry_run:
         description = messages.status_description(record["cycle"], record["id"], "interrupted")
@@ -103,7 +105,7 @@ def _new_heads(target: Target, previous: Target) -> Target:
             for name, e in target.items()}
 
 
-def _attempt(ctx: Context, record: dict, target: Target, plans: list[Plan] | None) -> str:
+def _attempt(ctx: Context, record: DeploymentRecord, target: Target, plans: list[Plan] | None) -> str:
     """One pass: branches then steps. Returns success, failed, interrupted or restart."""
     previous = record["target"] if record["restarts"] else {}
     record["steps"] = []
@@ -114,14 +116,14 @@ def _attempt(ctx: Context, record: dict, target: Target, plans: list[Plan] | Non
         record["error"] = str(exc)
         return "interrupted"
     record["statuses"] = "pending"  # from here, an error must resolve them
-    statuses(ctx, dict(record, target=_new_heads(record["target"], previous)), "running")
+    statuses(ctx, {**record, "target": _new_heads(record["target"], previous)}, "running")
     # files changed since the last deployment that ran all its steps (not a search candidate)
     good = last_success(ctx.state["deployments"], complete=True)
-    changed = None
+    changed: dict[str, list[str]] | None = None
     if plans is None and good is not None and good.get("heads"):
         changed = {}
         for name, head in built.items():
-            files = ctx.git.changed_files(ctx.cfg.repo(name), good["heads"].get(name), head)
+            files = ctx.git.changed_files(ctx.cfg.repo(name), good.get("heads", {}).get(name), head)
             if files is None:
                 changed = None
                 break
@@ -154,13 +156,13 @@ def _attempt(ctx: Context, record: dict, target: Target, plans: list[Plan] | Non
     return "success"
 
 
-def _started(ctx: Context, record: dict, pgid: int) -> None:
+def _started(ctx: Context, record: DeploymentRecord, pgid: int) -> None:
     """Remember the running step's process group, for the next run if this one is killed."""
     record["step_group"] = {"pgid": pgid, "boot": boot_id()}
     ctx.save()
 
 
-def _build(ctx: Context, record: dict, target: Target) -> dict[str, str]:
+def _build(ctx: Context, record: DeploymentRecord, target: Target) -> dict[str, str]:
     """Build every staging branch; records left-out PRs and the composition merged."""
     merged: Target = {}
     heads: dict[str, str] = {}
@@ -171,7 +173,7 @@ def _build(ctx: Context, record: dict, target: Target) -> dict[str, str]:
         merged[name] = {"base": entry["base"], "prs": [list(p) for p in build.merged]}
         heads[name] = build.head
         for number, sha, cause in build.left_out:
-            excluded = {"sha": sha, "cause": cause, "base": entry["base"]}
+            excluded: Exclusion = {"sha": sha, "cause": cause, "base": entry["base"]}
             words = exclusion_reason(excluded, sha, repo)
             record["left_out"].append({"repo": name, "number": number, "sha": sha,
                                        "cause": cause, "reason": cause.replace("_", " ")})
@@ -185,7 +187,7 @@ def _build(ctx: Context, record: dict, target: Target) -> dict[str, str]:
     return heads
 
 
-def _exclude(ctx: Context, repo: str, number: int, excluded: dict[str, Any], words: str,
+def _exclude(ctx: Context, repo: str, number: int, excluded: Exclusion, words: str,
              deploy_id: int) -> None:
     """Mark a PR excluded at its head and say so on the PR."""
     pr = ctx.state["prs"].get(pr_key(repo, number))
@@ -199,7 +201,7 @@ def _exclude(ctx: Context, repo: str, number: int, excluded: dict[str, Any], wor
     note_pr(ctx, pr, sha, messages.exclusion_note(words, deploy_id))
 
 
-def _notify_end(ctx: Context, record: dict) -> None:
+def _notify_end(ctx: Context, record: DeploymentRecord) -> None:
     """Final statuses, per-SHA PR comments, and the operator's on_failure command."""
     if record.get("error"):
         return  # nothing was deployed (a git remote was down): the PRs have nothing to hear
@@ -217,7 +219,7 @@ def _notify_end(ctx: Context, record: dict) -> None:
         _run_on_failure(ctx, record)
 
 
-def _run_on_failure(ctx: Context, record: dict) -> None:
+def _run_on_failure(ctx: Context, record: DeploymentRecord) -> None:
     """Run notify.on_failure once with the step environment plus the failure details."""
     import subprocess
 
@@ -226,14 +228,14 @@ def _run_on_failure(ctx: Context, record: dict) -> None:
     env["KCISTAGE_FAILED_STEP"] = step
     env["KCISTAGE_LOG"] = str(log_path(ctx.cfg.workdir, record["id"], step)) if step else ""
     try:
-        subprocess.run(list(ctx.cfg.notify.on_failure), env=env, stdin=subprocess.DEVNULL,
+        subprocess.run(list(ctx.cfg.notify.on_failure or ()), env=env, stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300,
                        check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         ctx.out.line(f"notify.on_failure could not run: {exc}")
 
 
-def _env(ctx: Context, record: dict) -> dict[str, str]:
+def _env(ctx: Context, record: DeploymentRecord) -> dict[str, str]:
     """The step environment of SPEC section 7."""
     env = ctx.step_env()
     env.update({
@@ -254,14 +256,14 @@ def _cwd(ctx: Context, cwd: str | None) -> Path:
     if cwd is None:
         return ctx.cfg.workdir
     if any(repo.name == cwd for repo in ctx.cfg.repos):
-        return ctx.git.checkout_dir(ctx.cfg.repo(cwd))
+        return Path(ctx.git.checkout_dir(ctx.cfg.repo(cwd)))
     return Path(cwd)
 
 
 class _Watch:
     """The step runner's check(): SIGTERM at once; a GitHub re-poll every watch_interval."""
 
-    def __init__(self, ctx: Context, record: dict) -> None:
+    def __init__(self, ctx: Context, record: DeploymentRecord) -> None:
         self.ctx, self.record = ctx, record
         self.last = time.monotonic()
         self.restart = False

@@ -5,16 +5,19 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import nullcontext
+from datetime import datetime
 from urllib.parse import urlparse
 
 from kcistage.app import culprit_search as search
 from kcistage.app.context import Context, Output
 from kcistage.app.deploy import run_deployment
-from kcistage.app.observe import look, note_observation
+from kcistage.app.observe import Observation, look, note_observation
 from kcistage.core import rules
-from kcistage.core.history import facts
+from kcistage.core.history import facts, observed_target
 from kcistage.core.model import format_time, parse_time, target_prs
+from kcistage.core.settings import Config
 from kcistage.errors import KcistageError
 from kcistage.shell import pokes, statefile
 from kcistage.shell.steps import boot_id, stop_orphan
@@ -27,8 +30,8 @@ def recover(ctx: Context) -> bool:
         if record["result"] == "running":
             record["result"] = "interrupted"
             record["finished"] = format_time(ctx.clock())
-            if record.get("step"):
-                record["steps"].append({"name": record["step"], "result": "interrupted",
+            if step := record.get("step"):
+                record["steps"].append({"name": step, "result": "interrupted",
                                         "seconds": 0.0, "reason": "kcistage process gone"})
             record["step"] = None
             ctx.out.line(f"deployment {record['id']} was left running by a dead process "
@@ -41,7 +44,7 @@ def recover(ctx: Context) -> bool:
     return changed
 
 
-def _look(ctx: Context):
+def _look(ctx: Context) -> Observation:
     """Recover a dead run's deployment, poll, and record what was seen."""
     if not ctx.dry_run and recover(ctx):
         ctx.save()
@@ -94,20 +97,21 @@ def _deploy(ctx: Context, decision: rules.Decision, prefix: str) -> int:
     if decision.trigger == "command":
         ctx.state["commands"] = []
     ctx.out.detail(f"{prefix}: {cycle} ({decision.trigger}): {decision.reason}")
-    target = decision.target or ctx.state["observed"]["target"]
+    target = decision.target or observed_target(ctx.state)
     if decision.trigger == "bisect":
         record = search.deploy(ctx, target)
     else:
         record = run_deployment(ctx, cycle, decision.trigger or "manual", target)
     ran = sum(1 for s in record["steps"] if s["result"] != "skipped")
     skipped = len(record["steps"]) - ran
-    seconds = (parse_time(record["finished"]) - parse_time(record["started"])).total_seconds()
+    finished = record["finished"] or format_time(ctx.clock())  # always set once it ran
+    seconds = (parse_time(finished) - parse_time(record["started"])).total_seconds()
     ctx.out.line(f"{prefix}: {record['cycle']} ({decision.trigger}): deployment {record['id']} "
                  f"{record['result']} in {seconds:.1f}s: {len(target_prs(record['target']))} PRs, "
                  f"{ran} steps run, {skipped} skipped"
                  + (f", {record['restarts']} restart(s)" if record["restarts"] else ""))
     search.after_deployment(ctx, record)
-    note_observation(ctx, ctx.state["observed"]["target"])
+    note_observation(ctx, observed_target(ctx.state))
     ctx.save()
     if record["result"] == "success":
         return 0
@@ -119,13 +123,14 @@ def print_dry_run(ctx: Context, decision: rules.Decision) -> None:
     at = f" at {format_time(decision.at)}" if decision.at else ""
     trigger = f" ({decision.trigger})" if decision.trigger else ""
     ctx.out.line(f"decision: {decision.action}{trigger}{at}: {decision.reason}")
-    target = decision.target or ctx.state["observed"]["target"]
+    target = decision.target or observed_target(ctx.state)
     for name, entry in target.items():
         prs = " ".join(f"#{n}@{sha[:12]}" for n, sha in entry["prs"]) or "(no PRs)"
         ctx.out.line(f"  {name}: {entry['base'][:12]} + {prs}")
 
 
-def run(cfg, clock, action, dry_run: bool = False, out=None, token: str | None = None) -> int:
+def run(cfg: Config, clock: Callable[[], datetime], action: Callable[[Context], int],
+        dry_run: bool = False, out: Output | None = None, token: str | None = None) -> int:
     """Load the state (under the lock unless a dry run), run `action(ctx)` and return its status."""
     local = urlparse(cfg.github.api_url).hostname in ("127.0.0.1", "localhost", "::1")
     # The webhook pokes already waiting are answered by this run's poll; ones that arrive while
@@ -140,14 +145,15 @@ def run(cfg, clock, action, dry_run: bool = False, out=None, token: str | None =
                           local=local,
                           out=out or Output())
 
-            def on_sigterm(_signum, _frame) -> None:
+            def on_sigterm(_signum: int, _frame: object) -> None:
                 ctx.stop_reason = "stopped by SIGTERM"
 
             main_thread = threading.current_thread() is threading.main_thread()
             previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread and not dry_run else None
-            if getattr(lock, "removed", None):
-                ctx.out.detail(f"removed {len(lock.removed)} temporary file(s) left by a killed "
-                               f"run: {', '.join(p.name for p in lock.removed)}")
+            removed = getattr(lock, "removed", None)
+            if removed:
+                ctx.out.detail(f"removed {len(removed)} temporary file(s) left by a killed "
+                               f"run: {', '.join(p.name for p in removed)}")
             try:
                 code = action(ctx)
                 if ctx.deferred is not None:  # its work is saved; the run still ends with it

@@ -7,6 +7,8 @@ from typing import Any
 
 from kcistage.app.context import Context
 from kcistage.core import messages
+from kcistage.core.settings import Repo
+from kcistage.core.state import DeploymentRecord, PrRecord
 from kcistage.errors import ServiceError
 
 
@@ -20,7 +22,7 @@ def safe_notify(ctx: Context, action: Callable[[], Any], what: str) -> None:
         ctx.out.detail(f"could not {what}: {exc}")
 
 
-def note_pr(ctx: Context, pr: dict, sha: str, note: str) -> None:
+def note_pr(ctx: Context, pr: PrRecord, sha: str, note: str) -> None:
     """Append a note to the PR's per-SHA comment, creating or editing it."""
     if ctx.dry_run:
         return
@@ -39,15 +41,17 @@ def note_pr(ctx: Context, pr: dict, sha: str, note: str) -> None:
     safe_notify(ctx, upsert, f"comment on {pr['repo']}#{pr['number']}")
 
 
-def statuses(ctx: Context, record: dict, result: str) -> None:
+def statuses(ctx: Context, record: DeploymentRecord, result: str) -> None:
     """Set the commit status of every PR head of a deployment record."""
     description = messages.status_description(record["cycle"], record["id"], result)
     state = messages.status_state(result)
     for name, entry in record["target"].items():
         repo = ctx.cfg.repo(name)
         for _number, sha in entry["prs"]:
-            safe_notify(ctx, lambda repo=repo, sha=sha: ctx.gh.set_status(repo, sha, state, description),
-                        f"set status on {sha[:7]}")
+            def set_status(repo: Repo = repo, sha: str = sha) -> None:  # bound now, run later
+                ctx.gh.set_status(repo, sha, state, description)
+
+            safe_notify(ctx, set_status, f"set status on {sha[:7]}")
 
 
 def tell_exclusions(ctx: Context, exclusions: list[tuple[str, str, str]]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from kcistage.app.context import Context
 from kcistage.app.notify import tell_exclusions
@@ -15,6 +15,7 @@ from kcistage.core.enums import Cause
 from kcistage.core.history import facts
 from kcistage.core.model import Comment, PullRequest, Target, format_time, parse_time
 from kcistage.core.settings import Config, Repo
+from kcistage.core.state import PrRecord, State
 from kcistage.errors import RateLimited, ServiceError
 from kcistage.shell import statefile
 
@@ -43,7 +44,7 @@ def pr_key(repo: str, number: int) -> str:
     return f"{repo}#{number}"
 
 
-def observe(cfg: Config, state: dict, gh: GitHubPort, remote_head: Callable[[Repo], str],
+def observe(cfg: Config, state: State, gh: GitHubPort, remote_head: Callable[[Repo], str],
             now: datetime, dry_run: bool = False,
             on_handled: Callable[[], None] | None = None) -> Observation:
     """Poll, update state["prs"], act on comment commands, and return the eligible target.
@@ -92,17 +93,17 @@ def note_observation(ctx: Context, target: Target) -> None:
     `observed.at` is when the observed target last changed, so that an idle tick changes
     nothing in the state (the state file's mtime says when the last poll was)."""
     now = ctx.clock()
-    observed = ctx.state.get("observed") or {}
-    if observed.get("target") != target or not observed.get("at"):
+    observed = ctx.state.get("observed")
+    if not observed or observed.get("target") != target or not observed.get("at"):
         ctx.state["observed"] = {"at": format_time(now), "target": target}
     f = facts(ctx.state, now, target)
     mark = rules.change_mark(f.changed_since, target, f.deployed, now)
     ctx.state["changed_since"] = format_time(mark) if mark else None
 
 
-def _update_prs(state: dict, prs_by_repo: dict[str, list[PullRequest]], now: datetime) -> None:
+def _update_prs(state: State, prs_by_repo: dict[str, list[PullRequest]], now: datetime) -> None:
     """Refresh the PR records; a new head restarts its 'seen since' clock; closed PRs go."""
-    records: dict[str, dict] = state.setdefault("prs", {})
+    records = state["prs"]
     seen: set[str] = set()
     for prs in prs_by_repo.values():
         for pr in prs:
@@ -113,8 +114,9 @@ def _update_prs(state: dict, prs_by_repo: dict[str, list[PullRequest]], now: dat
                 sha_seen_at = format_time(now)
             else:
                 sha_seen_at = record.get("sha_seen_at") or format_time(now)
-            new = dict(record or {"approval": None, "excluded": None, "comments": {}})
-            new.update(pr.to_json())
+            new: PrRecord = record.copy() if record else {"approval": None, "excluded": None,
+                                                          "comments": {}}
+            new.update(cast(PrRecord, pr.to_json()))
             new["sha_seen_at"] = sha_seen_at
             records[key] = new
     for key in [k for k in records if k not in seen]:
@@ -137,7 +139,7 @@ class Answer:
     reply: str | None  # None: react with "eyes"
 
 
-def _handle_comment(cfg: Config, state: dict, gh: GitHubPort, comment: Comment,
+def _handle_comment(cfg: Config, state: State, gh: GitHubPort, comment: Comment,
                     now: datetime, obs: Observation) -> list[Answer]:
     """Judge every command of one comment; record approvals and cycles; return the answers."""
     record = state["prs"].get(pr_key(comment.repo, comment.number))
@@ -189,7 +191,7 @@ def _send(cfg: Config, gh: GitHubPort, answers: list[Answer], obs: Observation) 
             obs.actions.append(f"{answer.repo}#{answer.number}: could not answer: {exc}")
 
 
-def compute_target(cfg: Config, state: dict, gh: GitHubPort, bases: dict[str, str],
+def compute_target(cfg: Config, state: State, gh: GitHubPort, bases: dict[str, str],
                    obs: Observation) -> Target:
     """Judge every open PR (state and reason stored on its record) and build the target."""
     target: Target = {}

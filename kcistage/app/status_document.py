@@ -11,6 +11,7 @@ from kcistage.core import culprit, rules
 from kcistage.core.history import ended, facts, last_success, load_search
 from kcistage.core.model import format_time, parse_time, pr_ref
 from kcistage.core.settings import Config
+from kcistage.core.state import DeploymentRecord, State
 from kcistage.shell.statefile import pid_alive
 
 RECENT = 20
@@ -22,11 +23,11 @@ _STEP_KEYS = ("name", "result", "seconds")
 _PR_KEYS = ("repo", "number", "author", "sha", "state", "reason")
 
 
-def status_document(cfg: Config, state: dict, now: datetime) -> dict:
+def status_document(cfg: Config, state: State, now: datetime) -> dict[str, Any]:
     """`status --json`'s object, plus extras the views use (pid, alive, elapsed, title)."""
     deployments = state["deployments"]
     current = deployments[-1] if deployments and deployments[-1]["result"] == "running" else None
-    running = None
+    running: dict[str, Any] | None = None
     alive = False
     if current is not None:
         alive = bool(current.get("pid")) and pid_alive(int(current["pid"]))
@@ -44,7 +45,8 @@ def status_document(cfg: Config, state: dict, now: datetime) -> dict:
     }
 
 
-def _next(cfg: Config, state: dict, now: datetime, current: dict | None, alive: bool) -> dict:
+def _next(cfg: Config, state: State, now: datetime, current: DeploymentRecord | None,
+          alive: bool) -> dict[str, Any]:
     """The next action as the next tick would decide it."""
     if current is not None and alive:
         step = f", step {current['step']}" if current.get("step") else ""
@@ -56,14 +58,14 @@ def _next(cfg: Config, state: dict, now: datetime, current: dict | None, alive: 
     if not observed:
         return {"action": "none", "at": None, "reason": "no poll yet: the next tick looks at GitHub"}
     if current is not None:  # left by a dead process: the next tick marks it interrupted now
-        state = dict(state, deployments=ended(state["deployments"], now))
+        state = {**state, "deployments": ended(state["deployments"], now)}
     decision = rules.decide(facts(state, now, observed["target"]), cfg.schedule)
     action = decision.action if decision.action in ("none", "wait", "partial", "full") else "wait"
     at = decision.at if decision.at is not None else (now if action in ("partial", "full") else None)
     return {"action": action, "at": format_time(at) if at else None, "reason": decision.reason}
 
 
-def _deployment(record: dict) -> dict:
+def _deployment(record: DeploymentRecord) -> dict[str, Any]:
     """One entry of `last`."""
     return {
         "id": record["id"], "cycle": record["cycle"], "trigger": record["trigger"],
@@ -74,7 +76,7 @@ def _deployment(record: dict) -> dict:
     }
 
 
-def pr_rows(state: dict) -> list[dict]:
+def pr_rows(state: State) -> list[dict[str, Any]]:
     """Every open PR with its state: eligible ones are deployed when in the staging that is up."""
     good = last_success(state["deployments"])
     up = {(name, n, sha) for name, e in good["target"].items() for n, sha in e["prs"]} if good else set()

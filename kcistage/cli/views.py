@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -68,8 +69,9 @@ def _between(start: Any, end: Any) -> float | None:
 def _elapsed(doc: dict[str, Any]) -> float | None:
     """How long the running deployment has been running."""
     running = doc.get("running") or {}
-    if isinstance(running.get("elapsed"), (int, float)):
-        return running["elapsed"]
+    elapsed = running.get("elapsed")
+    if isinstance(elapsed, (int, float)):
+        return float(elapsed)
     return _between(running.get("started"), doc.get("generated"))
 
 
@@ -187,7 +189,7 @@ def render_rich(doc: dict[str, Any], console: Any) -> None:
         console.print(Panel(Text("none", style="dim"), title="Running", title_align="left"))
 
     nxt = doc.get("next") or {}
-    console.print(Panel(text(_next_line(nxt), _ACTION_STYLE.get(nxt.get("action"), "")),
+    console.print(Panel(text(_next_line(nxt), _ACTION_STYLE.get(str(nxt.get("action")), "")),
                         title="Next", title_align="left"))
 
     table = Table(title="Recent deployments", title_justify="left", expand=False)
@@ -228,7 +230,7 @@ def _ranges(ids: list[int]) -> str:
     return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
-def _select(workdir: Path, deployments: list[dict[str, Any]], deploy_id: int | None,
+def _select(workdir: Path, deployments: Sequence[Mapping[str, Any]], deploy_id: int | None,
             step: str | None) -> tuple[int, list[tuple[dict[str, Any], Path]]]:
     """The deployment id and its (step record, log path) pairs to show, in step order."""
     by_id = {d["id"]: d for d in deployments if isinstance(d.get("id"), int)}
@@ -259,14 +261,14 @@ def _select(workdir: Path, deployments: list[dict[str, Any]], deploy_id: int | N
     return deploy_id, [(s, folder / f"{s['name']}.log") for s in steps]
 
 
-def find_log(workdir: Path, deployments: list[dict[str, Any]], deploy_id: int | None = None,
+def find_log(workdir: Path, deployments: Sequence[Mapping[str, Any]], deploy_id: int | None = None,
              step: str | None = None) -> list[Path]:
     """The existing log files of a deployment (default: the latest), in step order."""
     _, chosen = _select(workdir, deployments, deploy_id, step)
     return [path for _, path in chosen if path.is_file()]
 
 
-def render_log(workdir: Path, deployments: list[dict[str, Any]], deploy_id: int | None = None,
+def render_log(workdir: Path, deployments: Sequence[Mapping[str, Any]], deploy_id: int | None = None,
                step: str | None = None, out: TextIO | None = None) -> str:
     """`kcistage log [ID] [STEP]`: each step's log under a one-line header.
 

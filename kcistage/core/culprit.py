@@ -26,6 +26,7 @@ when "last good" must be re-checked: at most ceil(log2 n) + 1 (+ 1) deployments 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -256,7 +257,7 @@ def blame(search: Search) -> tuple[Search, Suspect, int, int | None]:
             move.culprit, failing, passing)
 
 
-def skip_rest(eligible: Target, last: dict[str, Any] | None) -> bool:
+def skip_rest(eligible: Target, last: Mapping[str, Any] | None) -> bool:
     """The rest deployment is not needed: it equals a candidate that just succeeded."""
     return bool(last and last.get("search", {}).get("probe") is not None
                 and last["result"] == DeployResult.SUCCESS and last["target"] == eligible)

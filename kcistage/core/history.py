@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,23 +10,24 @@ from typing import Any
 from kcistage.core import culprit, rules
 from kcistage.core.enums import DeployResult
 from kcistage.core.model import Target, format_time, parse_time
+from kcistage.core.state import DeploymentRecord, State
 
 
-def is_probe(record: dict[str, Any]) -> bool:
+def is_probe(record: Mapping[str, Any]) -> bool:
     """A culprit-search candidate: evidence for the search, run only up to the step that failed."""
     search = record.get("search") or {}
     return search.get("probe") is not None
 
 
-def last_success(deployments: list[dict[str, Any]], before_id: int | None = None,
-                 complete: bool = False) -> dict[str, Any] | None:
+def last_success(deployments: list[DeploymentRecord], before_id: int | None = None,
+                 complete: bool = False) -> DeploymentRecord | None:
     """The newest deployment that succeeded (older than `before_id` when given; with `complete`,
     not a culprit-search candidate, whose later steps were skipped)."""
-    record: dict[str, Any]
-    for record in reversed(deployments):
-        older = before_id is None or int(record["id"]) < before_id
-        if record["result"] == DeployResult.SUCCESS and older and not (complete and is_probe(record)):
-            return record
+    for deployment in deployments[::-1]:  # (reversed() loses the record type in mypy)
+        older = before_id is None or int(deployment["id"]) < before_id
+        if deployment["result"] == DeployResult.SUCCESS and older \
+                and not (complete and is_probe(deployment)):
+            return deployment
     return None
 
 
@@ -39,7 +41,7 @@ class SearchDeploy:
     reason: str
 
 
-def load_search(state: dict[str, Any]) -> culprit.Search | None:
+def load_search(state: State) -> culprit.Search | None:
     """The stored culprit search (None when there is none or it is unreadable)."""
     raw = state.get("bisect")
     if not raw:
@@ -50,7 +52,7 @@ def load_search(state: dict[str, Any]) -> culprit.Search | None:
         return None
 
 
-def search_deploy(state: dict[str, Any], target: Target) -> SearchDeploy | None:
+def search_deploy(state: State, target: Target) -> SearchDeploy | None:
     """The pending culprit-search deployment, given the eligible target (None: none pending)."""
     search = load_search(state)
     if search is None:
@@ -67,18 +69,18 @@ def search_deploy(state: dict[str, Any], target: Target) -> SearchDeploy | None:
     return None
 
 
-def _counts(record: dict[str, Any]) -> bool:
+def _counts(record: DeploymentRecord) -> bool:
     """Whether a record is a deployment for the rules (a failed candidate is only evidence)."""
     result = record["result"]
     return result == DeployResult.SUCCESS or (result == DeployResult.FAILED and not is_probe(record))
 
 
-def facts(state: dict[str, Any], now: datetime, target: Target,
+def facts(state: State, now: datetime, target: Target,
           running: rules.Running | None = None) -> rules.Facts:
     """The rules' view of the recorded history (a 'running' deployment has not ended)."""
     deployments = state["deployments"]
     completed = [d for d in deployments if _counts(d)]
-    ended = [d for d in deployments if d.get("finished")]
+    ends = [d["finished"] for d in deployments if d.get("finished")]
     fulls = [d for d in deployments if d["cycle"] == "full"]
     cycles = {c["cycle"] for c in state.get("commands", [])}
     command = "full" if "full" in cycles else ("partial" if cycles else None)
@@ -87,16 +89,24 @@ def facts(state: dict[str, Any], now: datetime, target: Target,
         now=now, target=target,
         deployed=completed[-1]["target"] if completed else None,
         deployed_ok=bool(completed) and completed[-1]["result"] == "success",
-        last_finished=parse_time(ended[-1]["finished"]) if ended else None,
+        last_finished=parse_time(ends[-1]) if ends and ends[-1] else None,
         last_full_started=parse_time(fulls[-1]["started"]) if fulls else None,
-        changed_since=parse_time(state["changed_since"]) if state.get("changed_since") else None,
+        changed_since=parse_time(changed) if (changed := state.get("changed_since")) else None,
         command=command, running=running,
         bisect=pending.target if pending else None,
         bisect_cycle=pending.search.cycle if pending else "partial",
         bisect_reason=pending.reason if pending else "")
 
 
-def ended(deployments: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+def ended(deployments: list[DeploymentRecord], now: datetime) -> list[DeploymentRecord]:
     """The history as it will be once a dead 'running' deployment is marked interrupted."""
-    return [dict(d, result="interrupted", finished=format_time(now))
+    return [{**d, "result": "interrupted", "finished": format_time(now)}
             if d["result"] == "running" else d for d in deployments]
+
+
+def observed_target(state: State) -> Target:
+    """The eligible target of the last poll (a run asks only after it has polled)."""
+    observed = state["observed"]
+    if observed is None:
+        raise ValueError("no poll recorded yet")
+    return observed["target"]

@@ -7,6 +7,7 @@ with PRs in ascending number. Targets compare with ``==``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +40,7 @@ class PullRequest:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PullRequest:
+    def from_json(cls, data: Mapping[str, Any]) -> PullRequest:
         """The inverse of to_json."""
         return cls(
             repo=data["repo"], number=int(data["number"]), author=data["author"], sha=data["sha"],

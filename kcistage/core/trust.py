@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from kcistage.core.comment_commands import VERBS, Command
 from kcistage.core.enums import Cause, Cycle, PrState, Role
 from kcistage.core.model import PullRequest
 from kcistage.core.settings import Repo, Trust
+from kcistage.core.state import Approval, Exclusion
 
 # kcistage roles from strongest to weakest; None means no role at all.
 ROLES = tuple(Role)
@@ -146,7 +146,7 @@ class Verdict:
     cause: Cause | None = None  # why it is out; None when eligible
 
 
-def exclusion_cause(excluded: dict[str, Any]) -> Cause:
+def exclusion_cause(excluded: Exclusion) -> Cause:
     """The cause of an exclusion record.
 
     Records written before causes were stored carry only "reason": "culprit", "conflict" (or an
@@ -162,7 +162,7 @@ def exclusion_cause(excluded: dict[str, Any]) -> Cause:
     return Cause.BY_HAND
 
 
-def exclusion_reason(excluded: dict[str, Any], sha: str, repo: Repo) -> str:
+def exclusion_reason(excluded: Exclusion, sha: str, repo: Repo) -> str:
     """The words for an exclusion record at head `sha` (an operator's words are kept as written)."""
     cause = exclusion_cause(excluded)
     if cause is Cause.CULPRIT:
@@ -178,7 +178,7 @@ def exclusion_reason(excluded: dict[str, Any], sha: str, repo: Repo) -> str:
 
 
 def eligibility(pr: PullRequest, repo: Repo, trust: Trust, author_role: str | None,
-                approval: dict[str, Any] | None, excluded: dict[str, Any] | None,
+                approval: Approval | None, excluded: Exclusion | None,
                 base_sha: str | None = None, bot: str = "kcibot") -> Verdict:
     """Whether `pr` is eligible for staging (SPEC 4), checking causes in a fixed order."""
     skipped, excluded_state = PrState.SKIPPED, PrState.EXCLUDED

@@ -8,6 +8,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -47,7 +48,7 @@ class Timeline:
         raise click.ClickException("the demo expected a deployment that never came")
 
 
-def _webhook_then_tick(t: Timeline, web: SandboxServe, payload: dict) -> None:
+def _webhook_then_tick(t: Timeline, web: SandboxServe, payload: dict[str, Any]) -> None:
     """A delivery to the real serve, the poke it leaves, the tick it starts at once."""
     sent = web.deliver("pull_request", payload)
     click.echo(f"          serve {web.url}webhook: {sent.status} {sent.text} "

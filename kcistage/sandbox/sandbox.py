@@ -21,6 +21,7 @@ import yaml
 from kcistage.app.context import Output
 from kcistage.app.engine import deploy_now, run, tick
 from kcistage.core.settings import Config
+from kcistage.core.state import State
 from kcistage.sandbox.github_standin import FakeGitHub
 from kcistage.sandbox.harmless_step import TOKEN
 from kcistage.sandbox.localrepo import LocalRepo
@@ -225,11 +226,11 @@ class Sandbox:
         """`kcistage deploy [--full]` in process."""
         return self.run(lambda ctx: deploy_now(ctx, full), dry_run)
 
-    def state(self) -> dict:
+    def state(self) -> State:
         """The current state file."""
         return statefile.load(self.root / "state" / "state.json", self.clock(), readonly=True)
 
-    def step_records(self) -> list[dict]:
+    def step_records(self) -> list[dict[str, Any]]:
         """What every fake step saw, in order."""
         if not self.records.exists():
             return []

@@ -39,7 +39,7 @@ class SandboxServe:
         self.box = box
         self.cfg = box.config()
         self.server, self.app = make_server(self.cfg, box.clock, "127.0.0.1:0")
-        self.port = int(self.server.effective_port)  # type: ignore[union-attr]
+        self.port = int(self.server.effective_port)
         self.url = address(self.server)
         self.secret = (box.root / SECRET_FILE).read_bytes().strip()
         self._thread = threading.Thread(target=self.server.run, daemon=True)

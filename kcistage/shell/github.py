@@ -62,7 +62,7 @@ def _next_link(headers: dict[str, Any]) -> str | None:
 class GitHub:
     """The GitHub client kcistage uses; `cache` is the state file's "github" section, kept in place."""
 
-    def __init__(self, settings: GitHubSettings, token: str, cache: dict, clock: Callable[[], datetime],
+    def __init__(self, settings: GitHubSettings, token: str, cache: dict[str, Any], clock: Callable[[], datetime],
                  pace: float = 1.0, retries: int = 3, backoff: float = 0.5, timeout: float = 15.0):
         self.settings, self.cache, self.clock = settings, cache, clock
         self.pace, self.retries, self.backoff = pace, retries, backoff
@@ -100,7 +100,7 @@ class GitHub:
         comments.sort(key=lambda c: (c.created_at, c.id))
         return Poll(prs=prs, comments=comments, requests=self._count - start)
 
-    def _pulls(self, repo: Repo, work: dict) -> list[PullRequest]:
+    def _pulls(self, repo: Repo, work: dict[str, Any]) -> list[PullRequest]:
         """All pages of the open pull list; each page conditional on its cached ETag."""
         old = work.setdefault("pulls", {}).get(repo.github, {}).get("pages", [])
         what = f"the pull requests of {repo.github}"
@@ -142,7 +142,7 @@ class GitHub:
             updated_at=format_time(parse_time(updated)) if updated else "",
             title=item.get("title") or "")
 
-    def _comment_items(self, repo: Repo, work: dict, now: datetime) -> list[dict[str, Any]]:
+    def _comment_items(self, repo: Repo, work: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
         """Repo comments updated since the watermark (conditional); the first poll only primes it."""
         marks = work.setdefault("comments", {})
         mark = marks.get(repo.github)
@@ -182,7 +182,7 @@ class GitHub:
             return []
         return items
 
-    def _new_comments(self, repo: Repo, work: dict, items: list[dict[str, Any]],
+    def _new_comments(self, repo: Repo, work: dict[str, Any], items: list[dict[str, Any]],
                       open_prs: set[int]) -> list[Comment]:
         seen = set(work.get("seen", []))
         mark = work["comments"][repo.github]
@@ -210,7 +210,7 @@ class GitHub:
         return fresh
 
     @staticmethod
-    def _remember(work: dict, ids: list[int]) -> None:
+    def _remember(work: dict[str, Any], ids: list[int]) -> None:
         seen = work.setdefault("seen", [])
         seen.extend(i for i in ids if i not in seen)
         del seen[:-SEEN_MAX]
@@ -242,7 +242,8 @@ class GitHub:
         perms = self.cache.setdefault("permissions", {}).setdefault(repo.github, {})
         hit = perms.get(login.lower())
         if hit and now - parse_time(hit["at"]) < ttl:
-            return hit["permission"]
+            cached: str | None = hit["permission"]
+            return cached
         what = f"the permission of {login!r} on {repo.github}"
         status, _, data = self._call(
             "GET", f"/repos/{repo.github}/collaborators/{quote(login, safe='')}/permission", what)
@@ -421,7 +422,8 @@ class GitHub:
     def _note_rate(self, headers: dict[str, Any]) -> None:
         """Keep GitHub's rate-limit figures (shown by `serve`'s metrics)."""
         remaining, limit = headers.get("x-ratelimit-remaining"), headers.get("x-ratelimit-limit")
-        if str(remaining).isdigit() and str(limit).isdigit():
+        if remaining is not None and limit is not None and str(remaining).isdigit() \
+                and str(limit).isdigit():
             reset = headers.get("x-ratelimit-reset", "")
             self.rate = {"remaining": int(remaining), "limit": int(limit),
                          "reset": format_time(datetime.fromtimestamp(int(reset), UTC))

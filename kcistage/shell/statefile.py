@@ -12,9 +12,10 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kcistage.core import paths
+from kcistage.core.state import DeploymentRecord, State
 from kcistage.errors import LockHeld, StateError
 
 SCHEMA_VERSION = 1
@@ -29,7 +30,7 @@ _TYPES: dict[str, type] = {
 _RECORD = ("id", "cycle", "trigger", "result", "started", "finished", "target", "steps")
 
 
-def empty() -> dict[str, Any]:
+def empty() -> State:
     """A fresh state: no deployments, nothing observed."""
     return {
         "version": SCHEMA_VERSION, "next_id": 1, "deployments": [], "observed": None,
@@ -46,7 +47,7 @@ def _problem(data: Any) -> str | None:
         return 'no integer "version"'
     if version > SCHEMA_VERSION:
         return None  # reported separately: refused, never moved
-    defaults = empty()
+    defaults: dict[str, Any] = dict(empty())
     for key, kind in _TYPES.items():
         if key not in data:
             continue
@@ -88,7 +89,7 @@ def _move_aside(path: Path, now: datetime) -> Path:
     return target
 
 
-def load(path: Path, now: datetime, readonly: bool = False) -> dict[str, Any]:
+def load(path: Path, now: datetime, readonly: bool = False) -> State:
     """Read the state file (missing: empty state); a corrupt one is moved aside, a newer one refused.
 
     `readonly=True` (status, log, --dry-run: no lock held) reports a corrupt file without touching it.
@@ -118,12 +119,11 @@ def load(path: Path, now: datetime, readonly: bool = False) -> dict[str, Any]:
         raise StateError(
             f"{path}: schema version {data['version']} is newer than this kcistage supports "
             f"({SCHEMA_VERSION}); refusing to touch it")
-    state = empty()
-    state.update(data)
-    return state
+    # checked by _problem above: the known keys hold the right JSON types
+    return cast(State, {**empty(), **data})
 
 
-def dumps(state: dict[str, Any]) -> bytes:
+def dumps(state: State) -> bytes:
     """Deterministic, compact JSON bytes of a state (same state, same bytes), newline-terminated.
 
     Compact on purpose: without `indent` the json module uses its C encoder (several times
@@ -133,14 +133,14 @@ def dumps(state: dict[str, Any]) -> bytes:
     return text.encode("utf-8") + b"\n"
 
 
-def save(path: Path, state: dict[str, Any], history: int) -> list[int]:
+def save(path: Path, state: State, history: int) -> list[int]:
     """Trim the history to the newest `history` deployments and write the file atomically.
 
     Returns the ids of the deployments that left the history (their step logs go too).
     """
     path = Path(path)
     deployments = state.get("deployments") or []
-    dropped: list[dict[str, Any]] = []
+    dropped: list[DeploymentRecord] = []
     if history >= 0 and len(deployments) > history:
         # oldest first in the file, so the newest are at the end
         cut = len(deployments) - history

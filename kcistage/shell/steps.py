@@ -57,7 +57,7 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def _stop(proc: subprocess.Popen, grace: float) -> None:
+def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
     """SIGTERM the process group, wait up to `grace`, then SIGKILL whatever is left of it."""
     pgid = proc.pid  # start_new_session makes the child its group's leader
     _signal_group(pgid, signal.SIGTERM)

@@ -17,6 +17,7 @@ from typing import Any
 from kcistage.app.status_document import render_json, status_document
 from kcistage.core.history import last_success
 from kcistage.core.settings import Config
+from kcistage.core.state import State
 from kcistage.errors import ConfigError, KcistageError
 from kcistage.shell import statefile
 from kcistage.web import metrics, page
@@ -35,7 +36,7 @@ class Snapshot:
     """The state file as last read: its parsed content, or why it could not be read."""
 
     key: tuple[int, int, int] | None
-    state: dict[str, Any] | None
+    state: State | None
     mtime: datetime | None
     problem: str | None
 
@@ -75,8 +76,9 @@ class StateReader:
 
 def last_poll(snapshot: Snapshot) -> datetime | None:
     """The later of the recorded poll time and the state file's mtime (a polling run touches it)."""
-    observed = (snapshot.state or {}).get("observed") or {}
-    times = [t for t in (parse(observed.get("at")), snapshot.mtime) if t is not None]
+    observed = snapshot.state.get("observed") if snapshot.state else None
+    times = [t for t in (parse(observed.get("at")) if observed else None, snapshot.mtime)
+             if t is not None]
     return max(times) if times else None
 
 
@@ -151,9 +153,9 @@ class Application:
     def metrics(self) -> tuple[int, str, bytes, list[tuple[str, str]]]:
         """GET /metrics: Prometheus text format."""
         snapshot, doc = self._document()
-        state = snapshot.state or {"deployments": []}
-        counts = self.counter.update(state["deployments"])
-        good = last_success(state["deployments"])
+        deployments = snapshot.state["deployments"] if snapshot.state else []
+        counts = self.counter.update(deployments)
+        good = last_success(deployments)
         text = metrics.render(doc or {}, counts, good, last_poll(snapshot), self.reader.rate(),
                               self.receiver.counts)
         text += ("# HELP kcistage_state_readable 1 while the state file can be read.\n"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ class DeploymentCounter:
         self._counted = 0  # highest deployment id counted
         self._lock = threading.Lock()
 
-    def update(self, deployments: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    def update(self, deployments: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], int]:
         """Count the finished deployments not counted yet; return the counts."""
         with self._lock:
             for record in deployments:
@@ -58,7 +58,7 @@ def _timestamp(text: Any) -> float | None:
 
 
 def render(doc: dict[str, Any], deployments: Mapping[tuple[str, str], int],
-           last_success: dict[str, Any] | None, last_poll: datetime | None,
+           last_success: Mapping[str, Any] | None, last_poll: datetime | None,
            rate: dict[str, Any] | None, deliveries: Mapping[str, int]) -> str:
     """The exposition text. `deployments` comes from DeploymentCounter, `last_success` is the
     newest successful deployment record, `rate` the tick's record of GitHub's rate-limit headers

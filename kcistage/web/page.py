@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kcistage.web import timeline
@@ -38,7 +39,7 @@ def anchor(repo: Any, number: Any) -> str:
     return f"{repo}-{number}"
 
 
-def render(doc: dict[str, Any], deployments: list[dict[str, Any]]) -> str:
+def render(doc: dict[str, Any], deployments: Sequence[Mapping[str, Any]]) -> str:
     """The whole page from the status document and the recorded deployments (oldest first)."""
     generated = doc.get("generated") or ""
     prs = doc.get("prs") or []

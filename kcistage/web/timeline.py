@@ -8,6 +8,7 @@ its colour says the result. Every bar carries a <title> (a tooltip, and what scr
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kcistage.web.html_text import duration, esc, seconds_between, when
@@ -19,7 +20,7 @@ WIDTH, LANE, LABEL, GAP = 960, 70, 60, 10
 HEIGHT = 2 * LANE + 3 * GAP + 24
 
 
-def bars(deployments: list[dict[str, Any]], generated: str) -> list[dict[str, Any]]:
+def bars(deployments: Sequence[Mapping[str, Any]], generated: str) -> list[dict[str, Any]]:
     """The newest SHOWN deployments (oldest first) as {id, cycle, result, seconds, ...}."""
     shown = []
     for record in deployments[-SHOWN:]:
@@ -31,7 +32,7 @@ def bars(deployments: list[dict[str, Any]], generated: str) -> list[dict[str, An
     return shown
 
 
-def render(deployments: list[dict[str, Any]], generated: str) -> str:
+def render(deployments: Sequence[Mapping[str, Any]], generated: str) -> str:
     """The SVG element (no XML prolog: it is inlined in the page)."""
     shown = bars(deployments, generated)
     longest = max((b["seconds"] for b in shown), default=0.0) or 1.0

@@ -1,0 +1,136 @@
+"""The state document and its records, typed (JSON as stored; shell/statefile.py reads and writes it).
+
+Values that come from a closed vocabulary are typed with their StrEnum (core/enums.py): a member
+is a str, so records read back from JSON (plain strings) and records built in code (members)
+hold the same values. Keys marked NotRequired are absent from older records or written only in
+some cases.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+from kcistage.core.model import Target
+
+
+class StepRecord(TypedDict):
+    """One step of a deployment, as run (or skipped)."""
+
+    name: str
+    result: str  # StepResult
+    seconds: float
+    reason: str
+
+
+class LeftOut(TypedDict):
+    """A PR of the target that could not go into a staging branch."""
+
+    repo: str
+    number: int
+    sha: str
+    reason: str  # short words: "conflict" | "head moved"
+    cause: NotRequired[str]  # Cause: conflict | head_moved (absent in older records)
+
+
+class StepGroup(TypedDict):
+    """The running step's process group, so a later run can stop it if kcistage was killed."""
+
+    pgid: int
+    boot: str
+
+
+class DeploymentRecord(TypedDict):
+    """One deployment, from start to end."""
+
+    id: int
+    cycle: str  # Cycle
+    trigger: str  # Trigger
+    result: str  # DeployResult
+    started: str
+    finished: str | None
+    target: Target
+    steps: list[StepRecord]
+    pid: NotRequired[int]
+    step: NotRequired[str | None]  # the step running now
+    restarts: NotRequired[int]
+    heads: NotRequired[dict[str, str]]  # repo name -> staging branch head
+    left_out: NotRequired[list[LeftOut]]
+    step_group: NotRequired[StepGroup]
+    failed_step: NotRequired[str]
+    error: NotRequired[str]  # why nothing was deployed (a git remote down)
+    search: NotRequired[dict[str, Any]]  # a culprit-search deployment: what it tries
+    statuses: NotRequired[str]  # "pending" while its commit statuses say running, then "resolved"
+
+
+class Approval(TypedDict):
+    """A maintainer's approval of a PR at one commit."""
+
+    sha: str
+    by: str
+    comment: int
+
+
+class Exclusion(TypedDict):
+    """Why a PR is kept out at one head commit (a new push lifts it)."""
+
+    sha: str
+    cause: NotRequired[str]  # Cause (older records carry only "reason")
+    reason: NotRequired[str]  # an operator's words (by hand), or the cause in older records
+    base: NotRequired[str | None]  # conflict: the base it conflicted with
+    deployment: NotRequired[int]  # culprit: the deployment it broke
+    by: NotRequired[str]  # by hand: who
+    at: NotRequired[str]  # by hand: when
+
+
+class PrRecord(TypedDict, total=False):
+    """An open PR as last seen, with what kcistage knows and decided about it."""
+
+    repo: str
+    number: int
+    author: str
+    sha: str
+    base: str
+    draft: bool
+    labels: list[str]
+    updated_at: str
+    title: str
+    sha_seen_at: str  # when this head was first seen
+    approval: Approval | None
+    excluded: Exclusion | None
+    comments: dict[str, int]  # head sha -> id of kcistage's comment about it
+    notes: dict[str, list[str]]  # head sha -> the notes of that comment
+    state: str  # PrState
+    reason: str
+    cause: str | None  # Cause
+
+
+class QueuedCycle(TypedDict):
+    """A cycle an admin asked for in a comment, run at the next tick."""
+
+    cycle: str  # Cycle
+    by: str
+    repo: str
+    number: int
+    comment: int
+    at: str
+
+
+class Observed(TypedDict):
+    """What the last poll saw."""
+
+    at: str
+    target: Target
+
+
+class State(TypedDict):
+    """The whole state document."""
+
+    version: int
+    next_id: int
+    deployments: list[DeploymentRecord]  # oldest first
+    observed: Observed | None
+    changed_since: str | None  # C of the rules
+    commands: list[QueuedCycle]
+    bisect: dict[str, Any] | None  # the culprit search: core/culprit.Search.to_json()
+    prs: dict[str, PrRecord]  # "repo#number" -> record
+    github: dict[str, Any]  # the GitHub client's cache (ETags, watermarks, permissions)
