@@ -25,7 +25,10 @@ def _stamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _user(login: str) -> dict[str, Any]:
+def _user(login: str | None) -> dict[str, Any] | None:
+    """A user object; None (JSON null) for a deleted account, as GitHub's schema allows."""
+    if login is None:
+        return None
     return {"login": login, "id": abs(hash(login)) % 10**7, "type": "User",
             "url": f"/users/{login}", "html_url": f"https://github.com/{login}"}
 
@@ -67,7 +70,7 @@ class StandInData:
         branches: dict[str, str] = repo["branches"]
         return heads(branch) if heads else branches.get(branch)
 
-    def add_pr(self, full_name: str, number: int, author: str, sha: str, base: str = "main",
+    def add_pr(self, full_name: str, number: int, author: str | None, sha: str, base: str = "main",
                draft: bool = False, labels: tuple[str, ...] | list[str] = (), title: str = "") -> None:
         """Open a pull request."""
         now = _stamp(self.clock())
@@ -75,7 +78,7 @@ class StandInData:
             self._repo(full_name)["prs"][number] = {
                 "number": number, "author": author, "sha": sha, "base": base, "draft": draft,
                 "labels": list(labels), "title": title or f"PR {number}", "state": "open",
-                "created_at": now, "updated_at": now, "ref": f"{author}/branch-{number}"}
+                "created_at": now, "updated_at": now, "ref": f"{author or 'ghost'}/branch-{number}"}
 
     def push_pr(self, full_name: str, number: int, sha: str) -> None:
         """A new head commit on a pull request."""
@@ -91,7 +94,7 @@ class StandInData:
                 pr[key] = list(value) if key == "labels" else value
             pr["updated_at"] = _stamp(self.clock())
 
-    def add_comment(self, full_name: str, number: int, author: str, body: str,
+    def add_comment(self, full_name: str, number: int, author: str | None, body: str,
                     created_at: datetime | None = None) -> int:
         """Comment on an issue or PR; returns the comment id."""
         when = _stamp(created_at or self.clock())
@@ -142,7 +145,7 @@ class StandInData:
             "user": _user(pr["author"]), "draft": pr["draft"], "author_association": "CONTRIBUTOR",
             "labels": [{"id": i + 1, "name": name, "color": "ededed", "default": False}
                        for i, name in enumerate(pr["labels"])],
-            "head": {"ref": pr["ref"], "sha": pr["sha"], "label": f"{pr['author']}:{pr['ref']}",
+            "head": {"ref": pr["ref"], "sha": pr["sha"], "label": f"{pr['author'] or 'ghost'}:{pr['ref']}",
                      "user": _user(pr["author"]), "repo": repo},
             "base": {"ref": pr["base"], "sha": self.branch_head(full, pr["base"]) or "0" * 40,
                      "label": f"{full.split('/')[0]}:{pr['base']}", "repo": repo},

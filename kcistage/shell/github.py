@@ -136,7 +136,8 @@ class GitHub:
     def _pr(self, repo: Repo, item: dict[str, Any]) -> PullRequest:
         updated = item.get("updated_at") or ""
         return PullRequest(
-            repo=repo.name, number=int(item["number"]), author=item["user"]["login"],
+            # `user` is null for a deleted account: an unknown author, never trusted.
+            repo=repo.name, number=int(item["number"]), author=(item.get("user") or {}).get("login") or "",
             sha=item["head"]["sha"], base=item["base"]["ref"], draft=bool(item.get("draft")),
             labels=tuple(label["name"] for label in item.get("labels") or ()),
             updated_at=format_time(parse_time(updated)) if updated else "",
