@@ -21,6 +21,7 @@ ROOT_MODULES = {"kcistage", "kcistage.__version__", "kcistage.errors"}  # the pa
 PURE_STDLIB = {
     "dataclasses", "datetime", "typing", "re", "math", "enum", "functools", "itertools",
     "collections", "collections.abc", "__future__", "hashlib", "pathspec",
+    "markdown_it",  # CommonMark parsing: pure, no I/O
 }
 # settings.py, paths.py and the config checks keep paths as pathlib.Path values (a pure type;
 # they read nothing: the shell resolves paths); difflib suggests the key a typo meant.

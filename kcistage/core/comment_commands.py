@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from markdown_it import MarkdownIt
 
 VERBS = ("deploy", "trigger")
 
-# A markdown code fence: three or more backticks or tildes (CommonMark).
-_FENCE_RE = re.compile(r"^(`{3,}|~{3,})")
+# CommonMark block structure (GitHub's comments are CommonMark plus extensions that add no
+# code or quote blocks). markdown-it-py is pure Python and already required by rich.
+_MARKDOWN = MarkdownIt("commonmark")
 # Punctuation people put after a mention or around a word ("@kcibot: deploy", "`abc1234`.").
 _MENTION_SEPARATORS = ":,"
 _WORD_TRIM = "`'\".,;:!?()[]<>"
@@ -24,25 +26,25 @@ class Command:
 
 
 def _command_lines(body: str) -> list[str]:
-    """The stripped lines of `body` outside quotes and fenced code blocks."""
-    lines: list[str] = []
-    fence: str | None = None  # the opening fence while inside a code block
-    for raw in body.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = raw.strip()
-        found = _FENCE_RE.match(line)
-        if fence is not None:
-            # Only a fence of the same character and at least the same length closes the block.
-            if found and found.group(1)[0] == fence[0] and len(found.group(1)) >= len(fence) \
-                    and not line[len(found.group(1)):].strip():
-                fence = None
+    """The stripped lines of `body` that are visible text outside quotes and code (CommonMark).
+
+    A line counts when it belongs to a paragraph, heading or HTML block that is not inside a
+    block quote; fenced and indented code blocks, quotes (lazy continuation lines included) and
+    HTML comments never count. An indented line that continues a paragraph is paragraph text."""
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    keep: set[int] = set()
+    quoted = 0  # depth of block quotes around the current token
+    for token in _MARKDOWN.parse("\n".join(lines)):
+        if token.type == "blockquote_open":
+            quoted += 1
+        elif token.type == "blockquote_close":
+            quoted -= 1
+        elif quoted or token.map is None:
             continue
-        if found:
-            fence = found.group(1)
-            continue
-        if line.startswith(">"):
-            continue  # quoting an old command must not re-run it
-        lines.append(line)
-    return lines
+        elif token.type in ("paragraph_open", "heading_open") or (
+                token.type == "html_block" and not token.content.lstrip().startswith("<!--")):
+            keep.update(range(*token.map))
+    return [lines[i].strip() for i in sorted(keep) if i < len(lines)]
 
 
 def _mention_rest(line: str, bot: str) -> str | None:

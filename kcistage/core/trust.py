@@ -42,7 +42,11 @@ def _rank(permission: str | None) -> int:
 
 
 def role(login: str, trust: Trust, permission: str | None = None) -> Role | None:
-    """The role of `login`: admin, maintainer, trusted or None (author_association unused)."""
+    """The role of `login`: admin, maintainer, trusted or None (author_association unused).
+
+    An empty login (a deleted account: GitHub sends `user: null`) has no role at all."""
+    if not login:
+        return None
     if _in(login, trust.admins):
         return Role.ADMIN
     if _in(login, trust.maintainers):
@@ -58,7 +62,7 @@ def role(login: str, trust: Trust, permission: str | None = None) -> Role | None
 
 def needs_permission(login: str, trust: Trust) -> bool:
     """True when only GitHub's permission API can tell whether `login` is a maintainer."""
-    if trust.min_permission is None:
+    if trust.min_permission is None or not login:
         return False
     return not (_in(login, trust.admins) or _in(login, trust.maintainers))
 
@@ -94,7 +98,12 @@ def _refuse(reply: str) -> Outcome:
 
 def judge(cmd: Command, author: str, author_role: str | None, head: str | None,
           head_seen_at: datetime | None, created_at: datetime, bot: str) -> Outcome:
-    """The outcome of one command written by `author` at `created_at` on a PR whose head is `head`."""
+    """The outcome of one command written by `author` at `created_at` on a PR whose head is `head`.
+
+    A comment of a deleted account (empty `author`) does nothing and gets no reply: there is
+    nobody to tell, and an "@ is not allowed" would only be noise on the PR."""
+    if not author:
+        return Outcome(accepted=False, approve_sha=None, cycle=None, reply=None)
     who = "@" + _login(author)
     if cmd.verb not in VERBS:
         if not cmd.verb:

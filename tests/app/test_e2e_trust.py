@@ -119,3 +119,37 @@ def test_a_state_that_cannot_be_saved_stops_the_tick_before_any_answer(sandbox: 
     assert len(replies) == 1 and "@random-person is not allowed" in replies[0]
     assert box.hub.reactions(approved) == ["eyes"] and box.hub.reactions(refused) == []
     assert box.state()["prs"][f"{API}#3"]["approval"]["by"] == "a-wai"
+
+
+# -- deleted accounts: `user: null` on a PR or a comment ---------------------------------------
+def bot_comments(box: Sandbox, repo: str, number: int) -> list[str]:
+    """The bodies of every comment kcistage wrote on a PR."""
+    return [c["body"] for c in box.hub.comments(f"kernelci/{repo}", number)
+            if (c["user"] or {}).get("login") == "kcibot"]
+
+
+def test_deleted_accounts_are_unknown_untrusted_authors(sandbox: Sandbox) -> None:
+    box = sandbox
+    sha = box.repos[API].open_pr(4, {"api/models.py": "MODELS = [4]\n"}, "PR 4")
+    box.hub.add_pr(f"kernelci/{API}", 4, None, sha)  # the PR's author deleted their account
+    assert box.hub.comments(f"kernelci/{API}", 4) == []
+    prime(box)  # the tick does not crash on the PR list
+    record = box.state()["prs"][f"{API}#4"]
+    assert (record["author"], record["state"]) == ("", "skipped")
+    assert "author not trusted and no approval" in record["reason"]
+    # a command from a deleted account does nothing and gets no "@ is not allowed" reply
+    box.advance(1)
+    ghost = box.hub.add_comment(f"kernelci/{API}", 4, None, "@kcibot deploy")
+    box.advance(1)
+    result = box.tick()
+    assert result.code == 0, result.lines
+    assert box.state()["prs"][f"{API}#4"]["approval"] is None
+    assert not any("kcistage:reply" in body for body in bot_comments(box, API, 4))
+    assert box.hub.reactions(ghost) == []
+    # a maintainer can still approve it like any untrusted author's PR
+    box.advance(1)
+    box.comment(API, 4, "a-wai", "@kcibot deploy")
+    box.advance(1)
+    box.tick()
+    record = box.state()["prs"][f"{API}#4"]
+    assert record["state"] == "pending" and record["approval"]["sha"] == sha

@@ -56,7 +56,10 @@ def _pairs(commands: list[Command]) -> list[tuple[str, str | None]]:
     ("@kcibot deploy ...", [("deploy", "...")]),
     # quoted lines are ignored
     ("> @kcibot deploy", []),
-    (">@kcibot deploy\n@kcibot trigger", [("trigger", None)]),
+    (">@kcibot deploy\n\n@kcibot trigger", [("trigger", None)]),
+    # ... and so is a lazy continuation line of a quoted paragraph (CommonMark renders it quoted)
+    (">@kcibot deploy\n@kcibot trigger", []),
+    ("> LGTM\n@kcibot deploy", []),
     ("  > > @kcibot trigger", []),
     # fenced code blocks are ignored
     ("```\n@kcibot deploy\n```", []),
@@ -68,6 +71,22 @@ def _pairs(commands: list[Command]) -> list[tuple[str, str | None]]:
     ("```\n@kcibot deploy\n``` not a close\n@kcibot trigger\n```", []),
     # an unclosed fence hides the rest
     ("```\n@kcibot deploy", []),
+    # indented code blocks (4+ columns, a tab counts 4) are ignored...
+    ("    @kcibot deploy", []),
+    ("\t@kcibot deploy", []),
+    ("Try this:\n\n    @kcibot deploy\n\n@kcibot trigger", [("trigger", None)]),
+    ("    code\n\n    @kcibot deploy", []),
+    ("- item\n\n      @kcibot deploy", []),  # code inside a list item
+    # ... but an indented line cannot interrupt a paragraph: it continues it
+    ("Looks good\n    @kcibot deploy", [("deploy", None)]),
+    ("- item\n  @kcibot deploy", [("deploy", None)]),
+    ("1. item\n\n    @kcibot deploy", [("deploy", None)]),  # list item text, not code
+    ("  @kcibot deploy", [("deploy", None)]),  # up to 3 spaces is still a paragraph
+    # hidden HTML comments never command; visible HTML blocks do as before
+    ("<!--\n@kcibot deploy\n-->", []),
+    ("<details>\n@kcibot deploy\n</details>", [("deploy", None)]),
+    # a heading line does not start with the mention
+    ("# @kcibot deploy", []),
     ("", []),
 ])
 def test_parse_table(body: str, expected: list[tuple[str, str | None]]) -> None:
@@ -98,15 +117,17 @@ def test_parse_never_raises(body: str) -> None:
         assert "\n" not in cmd.line and "\r" not in cmd.line
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from([
     "@kcibot deploy", "@KCIBOT trigger abcdef0", "> @kcibot deploy", "```", "text", "",
-    "@kcibotx deploy", "  @kcibot   deploy  ", "~~~",
+    "@kcibotx deploy", "  @kcibot   deploy  ", "~~~", "    @kcibot deploy", "\t@kcibot trigger",
 ]), max_size=12))
-def test_commands_never_come_from_quotes_or_fences(lines: list[str]) -> None:
-    # Model of the rules: a line counts only outside fences and when not quoted.
+def test_commands_never_come_from_quotes_or_code(lines: list[str]) -> None:
+    # A model of CommonMark's rules for these lines: fences; block quotes and their lazy
+    # continuation lines; indented code, which cannot interrupt a paragraph.
     expected = []
     fence = None
+    paragraph = quoted = False
     for line in lines:
         s = line.strip()
         if fence:
@@ -114,8 +135,19 @@ def test_commands_never_come_from_quotes_or_fences(lines: list[str]) -> None:
                 fence = None
             continue
         if s in ("```", "~~~"):
-            fence = s
+            fence, paragraph, quoted = s, False, False
             continue
+        if not s:
+            paragraph = quoted = False
+            continue
+        if s.startswith(">"):
+            paragraph = quoted = True
+            continue
+        if line.startswith(("    ", "\t")) and not paragraph:
+            continue  # an indented code block
+        if quoted:
+            continue  # a lazy continuation of the quoted paragraph
+        paragraph = True
         if s.lower().startswith("@kcibot ") or s.lower() == "@kcibot":
             words = s.split()
             expected.append((words[1].lower(), words[2].lower() if len(words) > 2 else None))

@@ -58,6 +58,8 @@ TRUST = Trust(users=("nuclearcat", "JenySadadia"), maintainers=("a-wai",), admin
     # a bad min_permission grants nothing
     ("stranger", Trust(min_permission="none"), "none", None),
     ("stranger", Trust(min_permission="nonsense"), "admin", None),
+    # a deleted account (GitHub's `user: null`) has no role, whatever it could be asked for
+    ("", Trust(min_permission="read"), "admin", None),
 ])
 def test_role(login: str, trust: Trust, permission: str | None, expected: str | None) -> None:
     assert role(login, trust, permission) == expected
@@ -69,6 +71,7 @@ def test_role(login: str, trust: Trust, permission: str | None, expected: str | 
     ("user", Trust(users=("user",), min_permission="write"), True),  # may be lifted to maintainer
     ("Maint", Trust(maintainers=("maint",), min_permission="write"), False),
     ("BOSS", Trust(admins=("boss",), min_permission="admin"), False),
+    ("", Trust(min_permission="read"), False),  # a deleted account: nobody to ask about
 ])
 def test_needs_permission(login: str, trust: Trust, expected: bool) -> None:
     assert needs_permission(login, trust) is expected
@@ -353,3 +356,11 @@ def test_eligibility_states_are_consistent(draft: bool, skip: bool, author_role:
         assert not draft and not skip
         assert author_role is not None or (approval is not None and approval["sha"] == HEAD)
         assert excluded is None or excluded["sha"] != HEAD
+
+
+@pytest.mark.parametrize("text", ["@kcibot deploy", "@kcibot trigger", "@kcibot merge", "@kcibot",
+                                  f"@kcibot deploy {HEAD}"])
+@pytest.mark.parametrize("author_role", [None, "maintainer", "admin"])
+def test_a_deleted_account_commands_nothing_and_gets_no_reply(text: str, author_role: str | None) -> None:
+    assert judge(cmd(text), "", author_role, HEAD, BEFORE, T0, "kcibot") == \
+        Outcome(accepted=False, approve_sha=None, cycle=None, reply=None)
