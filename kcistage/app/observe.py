@@ -54,7 +54,7 @@ def observe(cfg: Config, state: State, gh: GitHubPort, remote_head: Callable[[Re
     raises and nothing is answered, so a full disk cannot make every tick answer again."""
     poll = gh.poll(cfg.repos)
     bases = {repo.name: remote_head(repo) for repo in cfg.repos}
-    _update_prs(state, poll.prs, now)
+    _update_prs(state, poll.prs, getattr(poll, "dates", {}), now)
     obs = Observation(target={}, requests=poll.requests)
     answers: list[Answer] = []
     for comment in poll.comments:
@@ -101,26 +101,50 @@ def note_observation(ctx: Context, target: Target) -> None:
     ctx.state["changed_since"] = format_time(mark) if mark else None
 
 
-def _update_prs(state: State, prs_by_repo: dict[str, list[PullRequest]], now: datetime) -> None:
-    """Refresh the PR records; a new head restarts its 'seen since' clock; closed PRs go."""
+CLOSED_MAX = 500  # closed PRs whose records are kept (the most recently closed)
+
+
+def _update_prs(state: State, prs_by_repo: dict[str, list[PullRequest]],
+                dates: dict[str, datetime | None], now: datetime) -> None:
+    """Refresh the PR records; a new head restarts its 'seen since' time.
+
+    `head_seen_at` is on GitHub's clock (the `Date` of the answer that first listed the head),
+    so that it can be compared with a comment's `created_at` whatever the local clock says.
+    A closed PR's record (approval, exclusions, comment ids) moves to state["closed"] and comes
+    back when it is reopened: closing and reopening (a common way to re-run CI) must not
+    re-admit a culprit or lose an approval."""
     records = state["prs"]
+    closed = state.setdefault("closed", {})
     seen: set[str] = set()
-    for prs in prs_by_repo.values():
+    for name, prs in prs_by_repo.items():
+        date = dates.get(name)
+        answered = format_time(date) if date is not None else None
         for pr in prs:
             key = pr_key(pr.repo, pr.number)
             seen.add(key)
             record = records.get(key)
+            if record is None and key in closed:
+                # Reopened: what was known comes back; its head counts as seen from now on
+                # (nobody watched it while it was closed).
+                record = closed.pop(key)
+                record.pop("closed_at", None)
+                record["head_seen_at"] = None
             if record is None or record.get("sha") != pr.sha:
-                sha_seen_at = format_time(now)
-            else:
-                sha_seen_at = record.get("sha_seen_at") or format_time(now)
+                head_seen_at = answered
+            else:  # unknown so far (no date, or a record from an older kcistage): from now on
+                head_seen_at = record.get("head_seen_at") or answered
             new: PrRecord = record.copy() if record else {"approval": None, "excluded": None,
                                                           "comments": {}}
             new.update(cast(PrRecord, pr.to_json()))
-            new["sha_seen_at"] = sha_seen_at
+            new.pop("sha_seen_at", None)  # local-clock times of older versions: never compared
+            new["head_seen_at"] = head_seen_at
             records[key] = new
     for key in [k for k in records if k not in seen]:
-        del records[key]
+        closed[key] = records.pop(key)
+        closed[key]["closed_at"] = format_time(now)
+    if len(closed) > CLOSED_MAX:
+        newest = sorted(closed, key=lambda k: (closed[k].get("closed_at") or "", k))[-CLOSED_MAX:]
+        state["closed"] = {k: closed[k] for k in newest}
 
 
 def author_role(cfg: Config, gh: GitHubPort, repo: Repo, login: str) -> str | None:
@@ -149,7 +173,7 @@ def _handle_comment(cfg: Config, state: State, gh: GitHubPort, comment: Comment,
     repo = cfg.repo(comment.repo)
     role = author_role(cfg, gh, repo, comment.author)
     head = record["sha"] if record else None
-    seen_at = parse_time(record["sha_seen_at"]) if record and record.get("sha_seen_at") else None
+    seen_at = parse_time(record["head_seen_at"]) if record and record.get("head_seen_at") else None
     created = parse_time(comment.created_at)
     replies: list[str] = []
     accepted = False

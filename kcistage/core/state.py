@@ -94,7 +94,8 @@ class PrRecord(TypedDict, total=False):
     labels: list[str]
     updated_at: str
     title: str
-    sha_seen_at: str  # when this head was first seen
+    head_seen_at: str | None  # GitHub's Date when this head was first listed (None: unknown)
+    sha_seen_at: str  # older versions: a local-clock time, dropped when read, never compared
     approval: Approval | None
     excluded: Exclusion | None
     comments: dict[str, int]  # head sha -> id of kcistage's comment about it
@@ -102,6 +103,7 @@ class PrRecord(TypedDict, total=False):
     state: str  # PrState
     reason: str
     cause: str | None  # Cause
+    closed_at: str  # in state["closed"]: when kcistage saw it closed
 
 
 class QueuedCycle(TypedDict):
@@ -133,4 +135,5 @@ class State(TypedDict):
     commands: list[QueuedCycle]
     bisect: dict[str, Any] | None  # the culprit search: core/culprit.Search.to_json()
     prs: dict[str, PrRecord]  # "repo#number" -> record
+    closed: dict[str, PrRecord]  # records of the most recently closed PRs, for a reopen
     github: dict[str, Any]  # the GitHub client's cache (ETags, watermarks, permissions)

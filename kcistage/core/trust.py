@@ -136,7 +136,9 @@ def judge(cmd: Command, author: str, author_role: str | None, head: str | None,
         return _refuse(f"{who}: kcistage had not seen this pull request before your comment, so "
                        f"it cannot tell which commit you reviewed; nothing was approved. To "
                        f"approve the current head, comment {again}.")
-    elif head_seen_at > created_at:
+    elif head_seen_at >= created_at:
+        # Both times are GitHub's, to the second: a head first seen in the very second of the
+        # comment may have been pushed just after it, so it is not "before".
         return _refuse(f"{who}: the head of this pull request changed around your comment; "
                        f"nothing was approved. To approve the current head, comment {again}.")
     cycle = None

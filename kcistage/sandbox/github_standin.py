@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
@@ -347,6 +348,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header from the stand-in's own clock, as GitHub's comes from GitHub's."""
+        when = self.hub.clock().timestamp() if timestamp is None else timestamp
+        return formatdate(when, usegmt=True)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass

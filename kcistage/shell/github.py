@@ -12,8 +12,9 @@ import math
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -47,11 +48,23 @@ class Poll:
     prs: dict[str, list[PullRequest]]
     comments: list[Comment]
     requests: int
+    # GitHub's clock (the `Date` header) when it answered each repo's PR list, None if it did
+    # not say: "seen before a comment" is judged on this, never on the local clock.
+    dates: dict[str, datetime | None] = field(default_factory=dict)
 
 
 def _gh_time(value: datetime) -> str:
     """GitHub's `2026-01-01T12:00:00Z` form (for `since`)."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _answer_date(headers: dict[str, Any]) -> datetime | None:
+    """GitHub's clock at an answer: its `Date` header (None when absent or unreadable)."""
+    try:
+        value = parsedate_to_datetime(str(headers.get("date") or ""))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _next_link(headers: dict[str, Any]) -> str | None:
@@ -86,11 +99,12 @@ class GitHub:
         start, now = self._count, self.clock()
         work = copy.deepcopy(self.cache)
         prs: dict[str, list[PullRequest]] = {}
+        dates: dict[str, datetime | None] = {}
         comments: list[Comment] = []
         for repo in repos:
             # Comments before pulls: a PR commented on is then surely in the list fetched after.
             raw = self._comment_items(repo, work, now)
-            prs[repo.name] = self._pulls(repo, work)
+            prs[repo.name], dates[repo.name] = self._pulls(repo, work)
             comments += self._new_comments(repo, work, raw, {pr.number for pr in prs[repo.name]})
         until = work.get("rate_limited_until")
         if until and parse_time(until) <= now:
@@ -98,10 +112,11 @@ class GitHub:
         self.cache.clear()
         self.cache.update(work)
         comments.sort(key=lambda c: (c.created_at, c.id))
-        return Poll(prs=prs, comments=comments, requests=self._count - start)
+        return Poll(prs=prs, comments=comments, requests=self._count - start, dates=dates)
 
-    def _pulls(self, repo: Repo, work: dict[str, Any]) -> list[PullRequest]:
-        """All pages of the open pull list; each page conditional on its cached ETag."""
+    def _pulls(self, repo: Repo, work: dict[str, Any]) -> tuple[list[PullRequest], datetime | None]:
+        """All pages of the open pull list, each conditional on its cached ETag, and GitHub's
+        clock at the last answer (a head listed is surely GitHub's head by then)."""
         old = work.setdefault("pulls", {}).get(repo.github, {}).get("pages", [])
         what = f"the pull requests of {repo.github}"
         first = f"/repos/{repo.github}/pulls"
@@ -109,10 +124,12 @@ class GitHub:
         url: str | None = first
         params: dict[str, Any] | None = query
         pages: list[dict[str, Any]] = []
+        dates: list[datetime | None] = []
         while url and len(pages) < MAX_PAGES:
             cached = old[len(pages)] if len(pages) < len(old) else None
             status, headers, data = self._call("GET", url, what, params,
                                                etag=cached["etag"] if cached else None)
+            dates.append(_answer_date(headers))
             if status == 304 and cached:
                 page = cached
             elif status == 200 and isinstance(data, list):
@@ -131,7 +148,9 @@ class GitHub:
         for page in pages:
             for item in page["prs"]:
                 found.setdefault(item["number"], PullRequest.from_json({**item, "repo": repo.name}))
-        return [found[n] for n in sorted(found)]
+        # One answer without a date and the heads have no GitHub time (approvals then need a sha).
+        date = None if None in dates else max(d for d in dates if d is not None)
+        return [found[n] for n in sorted(found)], date
 
     def _pr(self, repo: Repo, item: dict[str, Any]) -> PullRequest:
         updated = item.get("updated_at") or ""
@@ -155,6 +174,11 @@ class GitHub:
             "GET", f"/repos/{repo.github}/issues/comments", what,
             {"since": mark["since"], "sort": "updated", "direction": "asc", "per_page": PER_PAGE},
             etag=mark.get("etag"))
+        if first:
+            # Prime the watermark on GitHub's clock, not ours: a local clock ahead of GitHub's
+            # would otherwise hide (and a clock behind would replay) the comments written next.
+            primed = _gh_time(_answer_date(headers) or now)
+            mark = {**mark, "start": primed, "since": primed}
         if status == 304:
             items, url = [], mark.get("next")  # page 1 unchanged; later pages may hold news
         elif status == 200 and isinstance(data, list):

@@ -24,6 +24,7 @@ SCHEMA_VERSION = 1
 _TYPES: dict[str, type] = {
     "version": int, "next_id": int, "deployments": list, "observed": dict,
     "changed_since": str, "commands": list, "bisect": dict, "prs": dict, "github": dict,
+    "closed": dict,
 }
 
 
@@ -35,6 +36,7 @@ def empty() -> State:
     return {
         "version": SCHEMA_VERSION, "next_id": 1, "deployments": [], "observed": None,
         "changed_since": None, "commands": [], "bisect": None, "prs": {}, "github": {},
+        "closed": {},  # records of closed PRs (most recently closed first to stay), for a reopen
     }
 
 

@@ -13,7 +13,10 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from kcistage.sandbox.sandbox import Sandbox
+from tests.conftest import run_cli
 
 API, PIPE, CORE = "kernelci-api", "kernelci-pipeline", "kernelci-core"
 
@@ -153,3 +156,89 @@ def test_deleted_accounts_are_unknown_untrusted_authors(sandbox: Sandbox) -> Non
     box.tick()
     record = box.state()["prs"][f"{API}#4"]
     assert record["state"] == "pending" and record["approval"]["sha"] == sha
+
+
+# -- "before" the comment is judged on GitHub's clock -----------------------------------------
+@pytest.mark.parametrize("skew", [timedelta(hours=-1), timedelta(hours=1)], ids=["behind", "ahead"])
+def test_a_skewed_local_clock_approves_no_unseen_push(sandbox: Sandbox, skew: timedelta) -> None:
+    """Our clock an hour behind or ahead of GitHub's (the stand-in keeps its own)."""
+    box = sandbox
+    reviewed = box.open_pr(API, 5, "octo-dev", {"api/main.py": "app = 5\n"})
+    box.open_pr(API, 6, "octo-dev", {"api/models.py": "MODELS = [6]\n"})
+
+    def tick() -> None:
+        done = run_cli(box.config_path, "tick", now=box.clock() + skew)
+        assert done.returncode == 0, (done.stdout, done.stderr)
+
+    tick()  # kcistage sees both heads
+    box.advance(1)
+    ok = box.comment(API, 5, "a-wai", "Reviewed, fine.\n@kcibot deploy")
+    box.comment(API, 6, "a-wai", "@kcibot deploy")
+    box.advance(0.5)
+    pushed = box.push(API, 6, {"api/models.py": "MODELS = ['unreviewed']\n"})  # after the review
+    box.advance(1)
+    tick()
+    prs = box.state()["prs"]
+    # the head seen before the comment is approved...
+    assert prs[f"{API}#5"]["approval"]["sha"] == reviewed and prs[f"{API}#5"]["state"] == "pending"
+    assert box.hub.reactions(ok) == ["eyes"]
+    # ...and the push after it is not: the reply asks for the sha
+    assert prs[f"{API}#6"]["approval"] is None and prs[f"{API}#6"]["state"] == "skipped"
+    [reply] = [b for b in bot_comments(box, API, 6) if "kcistage:reply" in b]
+    assert "changed around your comment" in reply and f"@kcibot deploy {pushed[:12]}" in reply
+    assert not any("kcistage:reply" in b for b in bot_comments(box, API, 5))
+
+
+# -- closing and reopening keeps what kcistage knew -------------------------------------------
+def test_close_and_reopen_keep_exclusion_approval_and_comment(sandbox: Sandbox) -> None:
+    box = sandbox
+    prime(box)
+    bad = box.open_pr(API, 9, "broonie", {"BREAKS_STAGING": "x\n"})
+    approved = box.open_pr(PIPE, 10, "octo-dev", {"src/trigger.py": "T = 10\n"})
+    box.advance(1)
+    box.tick()  # the change is seen; settle and throttle run from here
+    box.advance(1)
+    box.comment(PIPE, 10, "a-wai", "@kcibot deploy")
+    box.advance(1)
+    box.tick()
+    assert box.state()["prs"][f"{PIPE}#10"]["approval"]["sha"] == approved
+    box.advance(31)
+    box.tick()
+    failed = deployments(box)[-1]
+    assert failed["result"] == "failed"
+    for _ in range(4):  # the culprit search: one deployment per tick
+        box.advance(1)
+        box.tick()
+        if box.state()["bisect"] is None and deployments(box)[-1]["result"] == "success":
+            break
+    state = box.state()
+    assert state["prs"][f"{API}#9"]["excluded"] == {"sha": bad, "reason": "culprit",
+                                                   "deployment": failed["id"]}
+    assert deployments(box)[-1]["result"] == "success" and state["bisect"] is None
+    comment_ids = {key: state["prs"][key]["comments"] for key in (f"{API}#9", f"{PIPE}#10")}
+    assert comment_ids[f"{API}#9"]
+    last_id = deployments(box)[-1]["id"]
+
+    # close both (a common way to re-run CI), then reopen them
+    box.hub.update_pr(f"kernelci/{API}", 9, state="closed")
+    box.hub.update_pr(f"kernelci/{PIPE}", 10, state="closed")
+    box.advance(1)
+    box.tick()
+    state = box.state()
+    assert f"{API}#9" not in state["prs"] and f"{API}#9" in state["closed"]
+    box.hub.update_pr(f"kernelci/{API}", 9, state="open")
+    box.hub.update_pr(f"kernelci/{PIPE}", 10, state="open")
+    for _ in range(3):
+        box.advance(31)
+        box.tick()
+    state = box.state()
+    assert state["closed"] == {}
+    pr9, pr10 = state["prs"][f"{API}#9"], state["prs"][f"{PIPE}#10"]
+    assert pr9["state"] == "excluded" and pr9["reason"].startswith("culprit")  # still out
+    assert pr10["approval"]["sha"] == approved and pr10["state"] == "pending"  # still approved
+    assert {f"{API}#9": pr9["comments"], f"{PIPE}#10": pr10["comments"]} == comment_ids
+    # staging did not break again: no new deployment with the culprit, no new search
+    last = deployments(box)[-1]
+    assert last["result"] == "success" and state["bisect"] is None
+    assert last["target"][PIPE]["prs"] == [[10, approved]] and last["target"][API]["prs"] == []
+    assert all(d["result"] == "success" for d in deployments(box) if d["id"] > last_id)

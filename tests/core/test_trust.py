@@ -94,7 +94,7 @@ ACCEPTS = [
     ("@kcibot deploy", "maintainer", BEFORE, None),
     ("@kcibot deploy", "admin", BEFORE, "partial"),
     ("@kcibot trigger", "admin", BEFORE, "full"),
-    ("@kcibot deploy", "maintainer", T0, None),  # seen exactly when written: still before
+    ("@kcibot deploy", "maintainer", T0 - timedelta(seconds=1), None),  # a second before
     (f"@kcibot deploy {HEAD}", "maintainer", BEFORE, None),
     (f"@kcibot deploy {HEAD.upper()}", "maintainer", BEFORE, None),
     ("@kcibot deploy 0123456", "maintainer", BEFORE, None),  # 7-digit prefix
@@ -139,6 +139,8 @@ REFUSALS = [
     ("@kcibot deploy", "maintainer", HEAD, AFTER,
      ["changed around your comment", "`@kcibot deploy 0123456789ab`"]),
     ("@kcibot trigger", "admin", HEAD, AFTER, ["changed around", "`@kcibot trigger 0123456789ab`"]),
+    # GitHub's times have whole seconds: a head first seen in the comment's second may be newer
+    ("@kcibot deploy", "maintainer", HEAD, T0, ["changed around your comment"]),
 ]
 
 
@@ -364,3 +366,15 @@ def test_eligibility_states_are_consistent(draft: bool, skip: bool, author_role:
 def test_a_deleted_account_commands_nothing_and_gets_no_reply(text: str, author_role: str | None) -> None:
     assert judge(cmd(text), "", author_role, HEAD, BEFORE, T0, "kcibot") == \
         Outcome(accepted=False, approve_sha=None, cycle=None, reply=None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=-7200, max_value=7200), st.sampled_from(["maintainer", "admin"]))
+def test_without_a_sha_only_a_head_seen_strictly_before_the_comment_is_approved(
+        offset: int, author_role: str) -> None:
+    # Both times are GitHub's (whole seconds): the same second is not "before".
+    seen = T0 + timedelta(seconds=offset)
+    outcome = judge(cmd("@kcibot deploy"), "a-wai", author_role, HEAD, seen, T0, "kcibot")
+    assert outcome.accepted is (offset < 0)
+    assert (outcome.approve_sha == HEAD) is (offset < 0)
+    assert outcome.accepted or "changed around your comment" in (outcome.reply or "")

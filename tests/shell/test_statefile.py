@@ -39,7 +39,7 @@ def test_load_missing_is_empty(tmp_path: Path) -> None:
 
 def test_empty_has_every_key() -> None:
     assert set(st_mod.empty()) == {"version", "next_id", "deployments", "observed",
-                                   "changed_since", "commands", "bisect", "prs", "github"}
+                                   "changed_since", "commands", "bisect", "prs", "github", "closed"}
     assert st_mod.empty() is not st_mod.empty()  # no shared mutable default
 
 
