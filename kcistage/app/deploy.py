@@ -174,6 +174,8 @@ def _build(ctx: Context, record: DeploymentRecord, target: Target) -> dict[str, 
         heads[name] = build.head
         for number, sha, cause in build.left_out:
             excluded: Exclusion = {"sha": sha, "cause": cause, "base": entry["base"]}
+            if cause is Cause.CONFLICT:  # what it conflicted with: retried when that changes
+                excluded["merged_before"] = [list(p) for p in build.before.get(number, [])]
             words = exclusion_reason(excluded, sha, repo)
             record["left_out"].append({"repo": name, "number": number, "sha": sha,
                                        "cause": cause, "reason": cause.replace("_", " ")})

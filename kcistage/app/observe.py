@@ -221,7 +221,9 @@ def compute_target(cfg: Config, state: State, gh: GitHubPort, bases: dict[str, s
     target: Target = {}
     for repo in cfg.repos:
         target[repo.name] = {"base": bases[repo.name], "prs": []}
-    for record in state.get("prs", {}).values():
+    # In merge order (ascending number per repo): a recorded conflict holds only against the
+    # same composition, i.e. the PRs this target merges before it.
+    for record in sorted(state.get("prs", {}).values(), key=lambda r: (r["repo"], r["number"])):
         if record["repo"] not in target:
             continue
         repo = cfg.repo(record["repo"])
@@ -231,7 +233,8 @@ def compute_target(cfg: Config, state: State, gh: GitHubPort, bases: dict[str, s
         role = None if cheap_out else author_role(cfg, gh, repo, pr.author)
         verdict = trust.eligibility(pr, repo, cfg.trust, role, record.get("approval"),
                                     record.get("excluded"), base_sha=bases[repo.name],
-                                    bot=cfg.github.bot)
+                                    bot=cfg.github.bot,
+                                    merged_before=[list(p) for p in target[repo.name]["prs"]])
         # told once per new drop: the reason names the approved commit
         if verdict.cause is Cause.APPROVAL_DROPPED and record.get("reason") != verdict.reason:
             obs.exclusions.append((pr_key(pr.repo, pr.number), pr.sha, verdict.reason))

@@ -77,6 +77,7 @@ class Exclusion(TypedDict):
     cause: NotRequired[str]  # Cause (older records carry only "reason")
     reason: NotRequired[str]  # an operator's words (by hand), or the cause in older records
     base: NotRequired[str | None]  # conflict: the base it conflicted with
+    merged_before: NotRequired[list[list[Any]]]  # conflict: the [number, sha] merged before it
     deployment: NotRequired[int]  # culprit: the deployment it broke
     by: NotRequired[str]  # by hand: who
     at: NotRequired[str]  # by hand: when

@@ -182,16 +182,37 @@ def exclusion_reason(excluded: Exclusion, sha: str, repo: Repo) -> str:
         return f"culprit{of} at {sha[:7]}"
     if cause is Cause.CONFLICT:
         base = excluded.get("base")
-        return f"conflict with {repo.base}" + (f" at {base[:7]}" if base else "")
+        words = f"conflict with {repo.base}" + (f" at {base[:7]}" if base else "")
+        merged = [f"#{number}" for number, _sha in excluded.get("merged_before") or ()]
+        return words + (" and " + ", ".join(merged) if merged else "")
     if cause is Cause.HEAD_MOVED:
         return "head moved"
     return str(excluded.get("reason") or "excluded")
 
 
+def conflict_holds(excluded: Exclusion, base_sha: str | None,
+                   merged_before: list[list[Any]] | None) -> bool:
+    """Whether a conflict recorded against a composition still applies to the one at hand.
+
+    It was recorded against the base SHA and the (number, sha) merged before the PR; it is
+    retried as soon as either changed (a PR before it closed, was pushed or left out, a new one
+    came in before it, the base moved). What the caller does not know (None), and what an older
+    record did not keep, is taken as unchanged, so that a conflict cannot flap."""
+    if base_sha is not None and excluded.get("base") not in (None, base_sha):
+        return False
+    recorded = excluded.get("merged_before")
+    if merged_before is None or recorded is None:
+        return True
+    return [list(p) for p in recorded] == [list(p) for p in merged_before]
+
+
 def eligibility(pr: PullRequest, repo: Repo, trust: Trust, author_role: str | None,
                 approval: Approval | None, excluded: Exclusion | None,
-                base_sha: str | None = None, bot: str = "kcibot") -> Verdict:
-    """Whether `pr` is eligible for staging (SPEC 4), checking causes in a fixed order."""
+                base_sha: str | None = None, bot: str = "kcibot",
+                merged_before: list[list[Any]] | None = None) -> Verdict:
+    """Whether `pr` is eligible for staging (SPEC 4), checking causes in a fixed order.
+
+    `merged_before` is the (number, sha) of the PRs the target merges before this one."""
     skipped, excluded_state = PrState.SKIPPED, PrState.EXCLUDED
     if pr.base != repo.base:
         return Verdict(False, skipped, f"other base {pr.base} (staging merges {repo.base})",
@@ -203,10 +224,7 @@ def eligibility(pr: PullRequest, repo: Repo, trust: Trust, author_role: str | No
         return Verdict(False, skipped, f"skip label {trust.skip_label}", Cause.SKIP_LABEL)
     if excluded and excluded.get("sha") == pr.sha:
         cause = exclusion_cause(excluded)
-        # A conflict recorded against an older base is retried: the base may have fixed it.
-        # Without a known base (base_sha None) the conflict holds, so it cannot flap.
-        if cause is not Cause.CONFLICT or base_sha is None \
-                or excluded.get("base") in (None, base_sha):
+        if cause is not Cause.CONFLICT or conflict_holds(excluded, base_sha, merged_before):
             return Verdict(False, excluded_state, exclusion_reason(excluded, pr.sha, repo), cause)
     if author_role is not None:
         return Verdict(True, PrState.PENDING, f"trusted author {pr.author}")

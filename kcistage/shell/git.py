@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kcistage.core import paths
@@ -46,6 +46,9 @@ class Build:
     head: str  # HEAD sha of the staging branch built
     merged: list[tuple[int, str]]  # (number, sha) merged, ascending
     left_out: list[tuple[int, str, Cause]]  # (number, sha, cause): conflict | head_moved
+    # For each PR left out by a conflict, what it conflicted with: the (number, sha) merged on
+    # the base before it (empty: the base alone), so it is retried when that changes.
+    before: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
 
 
 class _Failed(Exception):
@@ -198,6 +201,7 @@ class Git:
 
         merged: list[tuple[int, str]] = []
         left_out: list[tuple[int, str, Cause]] = []
+        before: dict[int, list[tuple[int, str]]] = {}
         for number, sha in wanted:
             if sha in absent:
                 left_out.append((number, sha, Cause.HEAD_MOVED))
@@ -205,8 +209,9 @@ class Git:
                 merged.append((number, sha))
             else:
                 left_out.append((number, sha, Cause.CONFLICT))
+                before[number] = list(merged)
         head = self._local(repo, "rev-parse", "--verify", "HEAD").strip()
-        return Build(head=head, merged=merged, left_out=left_out)
+        return Build(head=head, merged=merged, left_out=left_out, before=before)
 
     def _fetch_needed(self, repo: Repo, base_sha: str,
                       wanted: Sequence[tuple[int, str]]) -> set[str]:

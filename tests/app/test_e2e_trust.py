@@ -242,3 +242,36 @@ def test_close_and_reopen_keep_exclusion_approval_and_comment(sandbox: Sandbox) 
     assert last["result"] == "success" and state["bisect"] is None
     assert last["target"][PIPE]["prs"] == [[10, approved]] and last["target"][API]["prs"] == []
     assert all(d["result"] == "success" for d in deployments(box) if d["id"] > last_id)
+
+
+# -- a conflict is remembered against what it conflicted with ----------------------------------
+def test_a_conflict_with_an_earlier_pr_is_retried_when_that_pr_closes(sandbox: Sandbox) -> None:
+    box = sandbox
+    prime(box)
+    base = box.repos[API].head("main")
+    first = box.open_pr(API, 1, "JenySadadia", {"api/main.py": "app = 'one'\n"})
+    second = box.open_pr(API, 2, "broonie", {"api/main.py": "app = 'two'\n"})  # same line as #1
+    box.advance(1)
+    box.tick()
+    box.advance(31)
+    box.tick()
+    record = deployments(box)[-1]
+    assert record["target"][API]["prs"] == [[1, first]]
+    pr2 = box.state()["prs"][f"{API}#2"]
+    assert pr2["excluded"] == {"sha": second, "cause": "conflict", "base": base, "merged_before": [[1, first]]}
+    assert pr2["reason"] == f"conflict with main at {base[:7]} and #1"
+    assert any(f"conflict with main at {base[:7]} and #1" in body for body in bot_comments(box, API, 2))
+    # the same composition: it stays out, nothing is redeployed
+    box.advance(31)
+    box.tick()
+    assert deployments(box)[-1]["id"] == record["id"]
+    # #1 closes: #2 no longer conflicts with anything and is tried (and merged) again
+    box.hub.update_pr(f"kernelci/{API}", 1, state="closed")
+    box.advance(1)
+    box.tick()
+    assert box.state()["prs"][f"{API}#2"]["state"] == "pending"
+    box.advance(31)
+    box.tick()
+    record = deployments(box)[-1]
+    assert record["result"] == "success" and record["target"][API]["prs"] == [[2, second]]
+    assert record["left_out"] == []

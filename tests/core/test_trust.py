@@ -12,7 +12,15 @@ from kcistage.core.comment_commands import Command, parse
 from kcistage.core.enums import Cause
 from kcistage.core.model import PullRequest
 from kcistage.core.settings import Repo, Trust
-from kcistage.core.trust import Outcome, Verdict, eligibility, judge, needs_permission, role
+from kcistage.core.trust import (
+    Outcome,
+    Verdict,
+    conflict_holds,
+    eligibility,
+    judge,
+    needs_permission,
+    role,
+)
 
 HEAD = "0123456789abcdef0123456789abcdef01234567"
 OTHER = "fedcba9876543210fedcba9876543210fedcba98"
@@ -279,6 +287,10 @@ ELIGIBILITY = [
     # a conflict recorded against an older base is retried
     (pr(), "trusted", None, dict(CONFLICT, base=OLD_BASE),
      Verdict(True, "pending", "trusted author someone")),
+    # the reason names the PRs merged before it, the composition it conflicted with
+    (pr(), "trusted", None, {"sha": HEAD, "cause": "conflict", "base": BASE,
+                             "merged_before": [[3, OTHER], [7, HEAD]]},
+     Verdict(False, "excluded", "conflict with main at bbbbbbb and #3, #7", Cause.CONFLICT)),
     (pr(), "maintainer", None, None, Verdict(True, "pending", "trusted author someone")),
     (pr(), "admin", STALE_APPROVAL, None, Verdict(True, "pending", "trusted author someone")),
     (pr(), None, APPROVED, None, Verdict(True, "pending", "approved by a-wai at 0123456")),
@@ -296,6 +308,46 @@ ELIGIBILITY = [
 def test_eligibility(the_pr: PullRequest, author_role: str | None, approval: dict | None,
                      excluded: dict | None, expected: Verdict) -> None:
     assert eligibility(the_pr, REPO, TRUST, author_role, approval, excluded, BASE) == expected
+
+
+P3, P5 = [3, OTHER], [5, "5" * 40]
+WITH_3 = {"sha": HEAD, "cause": "conflict", "base": BASE, "merged_before": [P3]}
+
+
+@pytest.mark.parametrize("excluded, base_sha, merged_before, holds", [
+    # the same composition: still excluded
+    (WITH_3, BASE, [P3], True),
+    ({**WITH_3, "merged_before": []}, BASE, [], True),  # against the base alone
+    # the composition changed: retried
+    (WITH_3, BASE, [], False),  # the PR merged before it closed (or was left out)
+    (WITH_3, BASE, [[3, "3" * 40]], False),  # it was pushed
+    (WITH_3, BASE, [P3, P5], False),  # another one now merges before it
+    ({**WITH_3, "merged_before": []}, BASE, [P3], False),
+    (WITH_3, OLD_BASE, [P3], False),  # the base moved
+    # what is not known is taken as unchanged, so a conflict cannot flap
+    (WITH_3, None, [P3], True),
+    (WITH_3, BASE, None, True),
+    ({"sha": HEAD, "cause": "conflict", "base": BASE}, BASE, [P5], True),  # an older record
+    ({"sha": HEAD, "cause": "conflict", "base": BASE}, OLD_BASE, [P5], False),
+])
+def test_a_conflict_holds_against_the_same_composition_only(
+        excluded: dict, base_sha: str | None, merged_before: list | None, holds: bool) -> None:
+    assert conflict_holds(excluded, base_sha, merged_before) is holds
+    verdict = eligibility(pr(), REPO, TRUST, "trusted", None, excluded, base_sha,
+                          merged_before=merged_before)
+    assert verdict.eligible is not holds
+    assert (verdict.cause is Cause.CONFLICT) is holds
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 9), st.sampled_from([HEAD, OTHER])), max_size=4),
+       st.lists(st.tuples(st.integers(1, 9), st.sampled_from([HEAD, OTHER])), max_size=4),
+       st.sampled_from([BASE, OLD_BASE]))
+def test_a_conflict_is_retried_exactly_when_the_composition_changed(
+        recorded: list, now: list, base_sha: str) -> None:
+    excluded = {"sha": HEAD, "cause": "conflict", "base": BASE, "merged_before": [list(p) for p in recorded]}
+    same = base_sha == BASE and [list(p) for p in recorded] == [list(p) for p in now]
+    assert conflict_holds(excluded, base_sha, [list(p) for p in now]) is same
 
 
 def test_eligibility_order_of_checks() -> None:

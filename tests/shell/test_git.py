@@ -80,10 +80,28 @@ def test_conflicting_pr_left_out_rest_merged(tmp_path: Path, remote: LocalRepo) 
     build = git.build(_repo(remote), base, [(1, pr1), (2, pr2), (3, pr3)])
     assert build.merged == [(1, pr1), (3, pr3)]
     assert build.left_out == [(2, pr2, "conflict")]
+    assert build.before == {2: [(1, pr1)]}  # what #2 conflicted with: the base plus #1
     checkout = git.checkout_dir(_repo(remote))
     assert _files(checkout)["conf.txt"] == "one\n"
     assert _files(checkout)["three"] == "3\n"
     assert _git(checkout, "status", "--porcelain") == ""
+
+
+def test_a_conflict_reports_what_was_merged_before_it(tmp_path: Path, remote: LocalRepo) -> None:
+    base = remote.head("main")
+    pr1 = remote.open_pr(1, {"one": "1\n"})
+    pr2 = remote.open_pr(2, {"README": "changed by #2\n"})
+    remote.commit("main", {"README": "changed on main\n"}, "main edits README")
+    new_base = remote.head("main")
+    pr3 = remote.open_pr(3, {"three": "3\n"})
+    pr4 = remote.open_pr(4, {"one": "4\n"})  # conflicts with #1 only
+    git = Git(tmp_path / "work")
+    build = git.build(_repo(remote), new_base, [(1, pr1), (2, pr2), (3, pr3), (4, pr4)])
+    assert build.merged == [(1, pr1), (3, pr3)]
+    assert build.left_out == [(2, pr2, "conflict"), (4, pr4, "conflict")]
+    # #2 conflicts with the base's own README change (after #1); #4 comes after #1 and #3
+    assert build.before == {2: [(1, pr1)], 4: [(1, pr1), (3, pr3)]}
+    assert git.build(_repo(remote), base, [(3, pr3)]).before == {}
 
 
 def test_moved_pr_still_merges_decided_commit(tmp_path: Path, remote: LocalRepo) -> None:
