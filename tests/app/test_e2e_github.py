@@ -384,6 +384,7 @@ def test_dry_run_writes_nothing_runs_nothing_and_ignores_the_lock(sandbox: Sandb
     sha = box.open_pr(PIPE, 8, "octo-dev", {"src/trigger.py": "T = 8\n"})
     box.advance(1)
     box.tick()
+    box.advance(1)  # GitHub's times have whole seconds: the head must be seen before the command
     cmd = box.comment(PIPE, 8, "nuclearcat", "@kcibot deploy")
     box.advance(1)
     before, records = state_bytes(box), len(box.step_records())

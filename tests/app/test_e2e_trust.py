@@ -212,7 +212,7 @@ def test_close_and_reopen_keep_exclusion_approval_and_comment(sandbox: Sandbox) 
         if box.state()["bisect"] is None and deployments(box)[-1]["result"] == "success":
             break
     state = box.state()
-    assert state["prs"][f"{API}#9"]["excluded"] == {"sha": bad, "reason": "culprit",
+    assert state["prs"][f"{API}#9"]["excluded"] == {"sha": bad, "cause": "culprit",
                                                    "deployment": failed["id"]}
     assert deployments(box)[-1]["result"] == "success" and state["bisect"] is None
     comment_ids = {key: state["prs"][key]["comments"] for key in (f"{API}#9", f"{PIPE}#10")}

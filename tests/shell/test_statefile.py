@@ -47,7 +47,8 @@ def test_recorded_fixture_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_bytes(FIXTURE.read_bytes())
     loaded = st_mod.load(path, NOW)
-    assert loaded == json.loads(FIXTURE.read_text())
+    # a file recorded by an older kcistage: keys added since then come with their defaults
+    assert loaded == {**st_mod.empty(), **json.loads(FIXTURE.read_text())}
     assert loaded["prs"]["kernelci-api#12"]["title"] == "api: fix auth \u00e9"
     st_mod.save(path, loaded, 500)
     assert st_mod.load(path, NOW) == loaded
