@@ -279,7 +279,8 @@ def test_conflicting_pr_left_out_until_head_or_base_changes(box: Sandbox) -> Non
     record = tick_deploys(box)
     assert record["target"][API]["base"] == new_base
     assert [entry["number"] for entry in record["left_out"]] == [6]
-    assert box.state()["prs"][f"{API}#6"]["reason"].endswith(new_base[:7])
+    # the reason names what it conflicts with: the new base and the PR merged before it
+    assert box.state()["prs"][f"{API}#6"]["reason"] == f"conflict with main at {new_base[:7]} and #4"
 
     # A push that resolves the conflict re-admits it and it is merged.
     fixed = box.push(API, 6, {"api/main.py": "app = 'v1'\n"})
