@@ -173,7 +173,8 @@ def _handle_comment(cfg: Config, state: State, gh: GitHubPort, comment: Comment,
     repo = cfg.repo(comment.repo)
     role = author_role(cfg, gh, repo, comment.author)
     head = record["sha"] if record else None
-    seen_at = parse_time(record["head_seen_at"]) if record and record.get("head_seen_at") else None
+    seen = record.get("head_seen_at") if record else None
+    seen_at = parse_time(seen) if seen else None
     created = parse_time(comment.created_at)
     replies: list[str] = []
     accepted = False

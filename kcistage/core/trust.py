@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from kcistage.core.comment_commands import VERBS, Command
 from kcistage.core.enums import Cause, Cycle, PrState, Role
