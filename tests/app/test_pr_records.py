@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from kcistage.app.observe import CLOSED_MAX, _update_prs
 from kcistage.core.model import PullRequest, format_time
+from kcistage.shell.statefile import empty
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -28,7 +29,7 @@ def poll(state: dict, numbers: list[int], at: datetime, github: datetime | None,
 
 
 def test_head_seen_at_is_githubs_date_of_the_first_answer_listing_it() -> None:
-    state: dict = {}
+    state: dict = empty()
     github = T0 + timedelta(hours=3)  # the local clock is three hours behind
     poll(state, [1], T0, github)
     assert state["prs"]["api#1"]["head_seen_at"] == format_time(github)
@@ -39,7 +40,7 @@ def test_head_seen_at_is_githubs_date_of_the_first_answer_listing_it() -> None:
 
 
 def test_no_date_means_no_known_time_until_github_says_one() -> None:
-    state: dict = {}
+    state: dict = empty()
     poll(state, [1], T0, None)
     assert state["prs"]["api#1"]["head_seen_at"] is None
     poll(state, [1], T0, T0 + timedelta(minutes=5))
@@ -47,7 +48,7 @@ def test_no_date_means_no_known_time_until_github_says_one() -> None:
 
 
 def test_an_older_local_clock_time_is_dropped_not_compared() -> None:
-    state = {"prs": {"api#1": {**pr(1).to_json(), "approval": None, "excluded": None,
+    state = {**empty(), "prs": {"api#1": {**pr(1).to_json(), "approval": None, "excluded": None,
                                "comments": {}, "sha_seen_at": format_time(T0 - timedelta(days=1))}}}
     poll(state, [1], T0, T0)
     record = state["prs"]["api#1"]
@@ -55,7 +56,7 @@ def test_an_older_local_clock_time_is_dropped_not_compared() -> None:
 
 
 def test_a_closed_record_is_kept_and_restored_on_reopen() -> None:
-    state: dict = {}
+    state: dict = empty()
     poll(state, [1, 2], T0, T0)
     state["prs"]["api#1"].update(approval={"sha": sha(1), "by": "m", "comment": 5},
                                  excluded={"sha": sha(1), "reason": "culprit", "deployment": 3},
@@ -73,7 +74,7 @@ def test_a_closed_record_is_kept_and_restored_on_reopen() -> None:
 
 
 def test_closed_records_are_bounded_to_the_most_recently_closed() -> None:
-    state: dict = {}
+    state: dict = empty()
     total = CLOSED_MAX + 20
     poll(state, list(range(1, total + 1)), T0, T0)
     for n in range(1, total + 1):  # closed one by one, oldest first
@@ -85,7 +86,7 @@ def test_closed_records_are_bounded_to_the_most_recently_closed() -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sets(st.integers(min_value=1, max_value=8)), min_size=1, max_size=10))
 def test_every_record_is_open_or_closed_never_lost(polls: list[set[int]]) -> None:
-    state: dict = {}
+    state: dict = empty()
     ever: set[str] = set()
     for i, numbers in enumerate(polls):
         poll(state, sorted(numbers), T0 + timedelta(minutes=i), T0 + timedelta(minutes=i))
