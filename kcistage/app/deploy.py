@@ -71,6 +71,21 @@ def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target,
     return record
 
 
+def end_pending_statuses(ctx: Context, record: DeploymentRecord) -> None:
+    """End the pending commit statuses of an interrupted deployment, while GitHub answers."""
+    if record.get("statuses") != "pending" or ctx.dry_run:
+        return
+    description = messages.status_description(record["cycle"], record["id"], "interrupted")
+    state = messages.status_state("interrupted")
+    try:
+        for name, entry in record["target"].items():
+            for _number, sha in entry["prs"]:
+                ctx.gh.set_status(ctx.cfg.repo(name), sha, state, description)
+        record["statuses"] = "resolved"
+    except Exception as error:  # GitHub does not answer: the next deployment's statuses will do
+        ctx.out.detail(f"deployment {record['id']}: pending statuses left: {one_line(error)}")
+
+
 def _close_on_error(ctx: Context, record: DeploymentRecord, exc: BaseException) -> None:
     """Close a deployment stopped by an error: interrupted, with the cause; pending commit
     statuses resolved while GitHub still answers; saved if the state file can still be written."""
@@ -82,16 +97,7 @@ def _close_on_error(ctx: Context, record: DeploymentRecord, exc: BaseException) 
     record.update({"result": "interrupted", "error": cause, "finished": format_time(ctx.clock()),
                    "step": None})
     ctx.out.detail(f"deployment {record['id']}: interrupted: {cause}")
-    if record.get("statuses") == "pending" and not ctx.dry_run:
-        description = messages.status_description(record["cycle"], record["id"], "interrupted")
-        state = messages.status_state("interrupted")
-        try:
-            for name, entry in record["target"].items():
-                for _number, sha in entry["prs"]:
-                    ctx.gh.set_status(ctx.cfg.repo(name), sha, state, description)
-            record["statuses"] = "resolved"
-        except Exception as error:  # GitHub no longer answers: the next deployment's statuses will
-            ctx.out.detail(f"deployment {record['id']}: pending statuses left: {one_line(error)}")
+    end_pending_statuses(ctx, record)
     try:
         ctx.save()
     except Exception as error:  # a full disk: the next run marks the record interrupted

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from kcistage.app import culprit_search as search
 from kcistage.app.context import Context, Output
-from kcistage.app.deploy import run_deployment
+from kcistage.app.deploy import end_pending_statuses, run_deployment
 from kcistage.app.observe import Observation, look, note_observation
 from kcistage.core import rules
 from kcistage.core.history import facts, observed_target
@@ -40,6 +40,7 @@ def recover(ctx: Context) -> bool:
             if group and group.get("boot") == boot_id() and stop_orphan(int(group["pgid"])):
                 ctx.out.line(f"deployment {record['id']}: stopped its orphaned step "
                              f"(process group {group['pgid']})")
+            end_pending_statuses(ctx, record)
             changed = True
     return changed
 

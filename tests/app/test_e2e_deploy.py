@@ -487,6 +487,8 @@ def test_sigkill_leaves_running_record_recovered_by_next_tick(box: Sandbox) -> N
     assert record["result"] == "interrupted"
     assert step_results(record)["restart-api"] == "interrupted"
     assert any("dead process" in line for line in out.lines)
+    for _number, head in record["target"][API]["prs"]:  # the pending status is ended
+        assert box.hub.statuses[head][-1]["state"] != "pending", box.hub.statuses[head]
     assert any("throttled" in line for line in out.lines), out.lines  # L = when it ended
     box.push(API, 8, {".demo/slow-restart-api": None})
     nxt = tick_deploys(box)
