@@ -287,9 +287,8 @@ def _log2(n: int) -> int:
 
 def describe(search: Search) -> str:
     """`culprit search: deployment 2 of at most 4; suspects: api#3, api#4` (status's reason)."""
-    names = ", ".join(s.ref for s in search.suspects) or "none left"
     text = (f"culprit search: deployment {search.used + 1} of at most "
-            f"{search.used + remaining(search)}; suspects: {names}")
+            f"{search.used + remaining(search)}")
     if search.rest and search.culprits:
-        text += f"; next: the target without {search.culprits[-1].ref}"
-    return text
+        return f"{text}: the target without the culprit {search.culprits[-1].ref}"
+    return f"{text}; suspects: {', '.join(s.ref for s in search.suspects) or 'none left'}"

@@ -86,7 +86,8 @@ def test_walkthrough_four_suspects_and_json_round_trip():
     search, suspect, failing, passing = culprit.blame(search)
     assert (suspect.ref, failing, passing) == ("api#3", 9, 8)
     assert culprit.next_move(search).move is Move.REST
-    assert culprit.describe(search).endswith("next: the target without api#3")
+    assert culprit.describe(search) == ("culprit search: deployment 3 of at most 3: "
+                                        "the target without the culprit api#3")
     assert Search.from_json(search.to_json()) == search
 
 
