@@ -52,7 +52,8 @@ def _look(ctx: Context) -> Observation:
     obs = look(ctx)
     for action in obs.actions:
         ctx.out.detail(action)
-    search.settle(ctx, obs.target)
+    if not ctx.dry_run:  # a dry run decides on the stored search as it is (history.search_deploy)
+        search.settle(ctx, obs.target)
     return obs
 
 

@@ -176,6 +176,10 @@ def test_suspects_that_leave_leave_the_search(box: Sandbox) -> None:
     box.tick()  # candidate 1 succeeds
     assert numbers(box.state()["deployments"][-1]) == [1]
     box.hub.update_pr(f"{OWNER}/{PIPE}", 2, state="closed")  # the culprit leaves
+    dry = box.tick(dry_run=True).lines  # says what comes next, changes and tells nothing
+    assert not any("left the search" in line for line in dry), dry
+    assert any(f"culprit search: deployment 2 of at most 4; suspects: {PIPE}#1, {PIPE}#3" in line
+               for line in dry), dry
     made, lines = search_ticks(box)
     assert any(f"{PIPE}#2@" in line and "left the search" in line for line in lines), lines
     assert all(2 not in numbers(d) for d in made)
