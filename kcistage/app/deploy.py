@@ -75,12 +75,8 @@ def end_pending_statuses(ctx: Context, record: DeploymentRecord) -> None:
     """End the pending commit statuses of an interrupted deployment, while GitHub answers."""
     if record.get("statuses") != "pending" or ctx.dry_run:
         return
-    description = messages.status_description(record["cycle"], record["id"], "interrupted")
-    state = messages.status_state("interrupted")
-    try:
-        for name, entry in record["target"].items():
-            for _number, sha in entry["prs"]:
-                ctx.gh.set_status(ctx.cfg.repo(name), sha, state, description)
+    try:  # only heads still pending change (a head that showed success keeps it)
+        statuses(ctx, record, "interrupted")
         record["statuses"] = "resolved"
     except Exception as error:  # GitHub does not answer: the next deployment's statuses will do
         ctx.out.detail(f"deployment {record['id']}: pending statuses left: {one_line(error)}")
@@ -210,17 +206,9 @@ def _exclude(ctx: Context, repo: str, number: int, excluded: Exclusion, words: s
 
 
 def _notify_end(ctx: Context, record: DeploymentRecord) -> None:
-    """Final statuses, per-SHA PR comments, and the operator's on_failure command."""
-    if record.get("error"):
-        return  # nothing was deployed (a git remote was down): the PRs have nothing to hear
+    """Final statuses and per-SHA PR comments (only what changed), then on_failure."""
+    # A git remote down (record["error"]) ends as interrupted: only a pending status is ended.
     statuses(ctx, record, record["result"])
-    note = messages.deployment_note(record["id"], record["cycle"], record["trigger"],
-                                    record["result"], record.get("failed_step"))
-    for name, entry in record["target"].items():
-        for number, sha in entry["prs"]:
-            pr = ctx.state["prs"].get(pr_key(name, number))
-            if pr is not None:
-                note_pr(ctx, pr, sha, note)
     # a failed culprit-search candidate is evidence, not news: the failure it reproduces was told
     if record["result"] == "failed" and ctx.cfg.notify.on_failure and not ctx.dry_run \
             and not is_probe(record):

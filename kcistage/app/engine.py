@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 from kcistage.app import culprit_search as search
 from kcistage.app.context import Context, Output
 from kcistage.app.deploy import end_pending_statuses, run_deployment
+from kcistage.app.notify import catch_up
 from kcistage.app.observe import Observation, look, note_observation
 from kcistage.core import rules
 from kcistage.core.history import facts, observed_target
@@ -50,6 +51,7 @@ def _look(ctx: Context) -> Observation:
     if not ctx.dry_run and recover(ctx):
         ctx.save()
     obs = look(ctx)
+    catch_up(ctx)  # statuses and comments an earlier run could not write
     for action in obs.actions:
         ctx.out.detail(action)
     if not ctx.dry_run:  # a dry run decides on the stored search as it is (history.search_deploy)

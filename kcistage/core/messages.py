@@ -42,8 +42,8 @@ def exclusion_note(reason: str, deploy_id: int | None = None) -> str:
 
 
 def add_note(notes: list[str], note: str) -> list[str]:
-    """The notes with `note` appended (a replayed note is not repeated), bounded in length."""
-    if notes and notes[-1] == note:
+    """The notes with `note` appended (a note already there is not repeated), bounded in length."""
+    if note in notes:
         return notes
     return (notes + [note])[-MAX_NOTES:]
 
@@ -52,7 +52,7 @@ def pr_comment(sha: str, notes: list[str]) -> str:
     """The body of the one comment kcistage keeps per PR head SHA."""
     lines = [f"**kcistage** — staging report for `{sha[:12]}`", ""]
     lines += [f"- {note}" for note in notes]
-    lines += ["", "_This comment is updated in place as later deployments of this commit finish._"]
+    lines += ["", "_This comment is updated in place when what it says about this commit changes._"]
     return "\n".join(lines)
 
 

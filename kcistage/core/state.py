@@ -83,6 +83,23 @@ class Exclusion(TypedDict):
     at: NotRequired[str]  # by hand: when
 
 
+class Shown(TypedDict):
+    """The most a PR head has shown on staging (core/reports.py): what its status says."""
+
+    result: str  # DeployResult
+    cycle: str  # Cycle
+    deployment: int
+    trigger: str  # Trigger
+    failed_step: str | None
+
+
+class Written(TypedDict, total=False):
+    """Fingerprints of the status and comment last written for a head (core/reports.digest)."""
+
+    status: str
+    comment: str
+
+
 class PrRecord(TypedDict, total=False):
     """An open PR as last seen, with what kcistage knows and decided about it."""
 
@@ -101,6 +118,8 @@ class PrRecord(TypedDict, total=False):
     excluded: Exclusion | None
     comments: dict[str, int]  # head sha -> id of kcistage's comment about it
     notes: dict[str, list[str]]  # head sha -> the notes of that comment
+    shown: dict[str, Shown]  # head sha -> the most it has shown
+    written: dict[str, Written]  # head sha -> what was last written about it
     state: str  # PrState
     reason: str
     cause: str | None  # Cause

@@ -228,17 +228,22 @@ def test_admin_commands_statuses_and_per_sha_comments(sandbox: Sandbox) -> None:
     assert box.tick().lines[-1].startswith("tick: ")  # the command is used up
     assert len(deployments(box)) == 3
 
-    # Statuses: kcistage/staging, pending then success, per deployment, naming cycle and id.
+    # Statuses: kcistage/staging, the most the head has shown: pending during its first
+    # deployment, then its full-cycle success; deployments 2 and 3 showed no more: not written.
     statuses = box.hub.statuses[sha]
     assert {s["context"] for s in statuses} == {"kcistage/staging"}
-    assert [s["state"] for s in statuses] == ["pending", "success"] * 3
-    for status, (cycle, number) in zip(statuses[1::2], [("full", 1), ("partial", 2), ("full", 3)], strict=False):
-        assert cycle in status["description"] and f"deployment {number}" in status["description"]
-    # One comment per head SHA, edited in place: still one after three deployments.
+    assert [s["state"] for s in statuses] == ["pending", "success"]
+    assert "full cycle" in statuses[1]["description"]
+    assert "deployment 1" in statuses[1]["description"]
+    # One comment per head SHA, saying the same: never edited by deployments 2 and 3.
     bodies = sha_comments(box, API, 1)
-    assert len(bodies) == 1
-    assert all(f"Deployment {n}" in bodies[0] for n in (1, 2, 3))
+    assert len(bodies) == 1 and "Deployment 1" in bodies[0] and "Deployment 2" not in bodies[0]
     assert sha[:12] in bodies[0]
+    mine = [c for c in box.hub.comments(f"{OWNER}/{API}", 1) if "kcistage:sha=" in c["body"]]
+    assert mine[0]["updated_at"] == mine[0]["created_at"]
+    # PR 5 passed a fuller cycle in deployment 3 (partial in 2): its status and comment say so
+    assert [s["state"] for s in box.hub.statuses[newcomer]] == ["pending", "success", "success"]
+    assert "Deployment 3" in sha_comments(box, PIPE, 5)[0]
 
     # A new push -> a second comment; a conflicting PR is left out and told why.
     box.advance(1)
@@ -265,9 +270,11 @@ def test_admin_commands_statuses_and_per_sha_comments(sandbox: Sandbox) -> None:
     box.tick()
     last = deployments(box)[-1]
     assert (last["id"], last["result"]) == (5, "failed")
-    for head in (sha_b, broken):
-        assert [s["state"] for s in box.hub.statuses[head]][-2:] == ["pending", "failure"]
-        assert "deployment 5" in box.hub.statuses[head][-1]["description"]
+    assert [s["state"] for s in box.hub.statuses[broken]] == ["pending", "failure"]
+    assert "deployment 5" in box.hub.statuses[broken][-1]["description"]
+    # sha_b showed success in deployment 4: a later failure does not take that back
+    assert [s["state"] for s in box.hub.statuses[sha_b]] == ["pending", "success"]
+    assert "deployment 4" in box.hub.statuses[sha_b][-1]["description"]
     box.advance(1)
     box.tick()  # the culprit search re-deploys the last good target: it succeeds
     assert deployments(box)[-1]["result"] == "success"

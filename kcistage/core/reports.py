@@ -1,0 +1,58 @@
+"""What a PR head has shown on staging, and the commit status and comment that say it (pure).
+
+A head's report says the most it has shown: pending while its first deployment runs, then the
+best result reached (interrupted < failed < success in a partial cycle < success in a full
+cycle). A later deployment that shows no more changes nothing, so nothing is written for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from kcistage.core import messages
+from kcistage.core.enums import Cycle, DeployResult
+from kcistage.core.state import DeploymentRecord, Shown
+
+_RANK: dict[str, int] = {DeployResult.RUNNING: 1, DeployResult.INTERRUPTED: 2,
+                         DeployResult.FAILED: 3, DeployResult.SUCCESS: 4}
+
+
+def rank(shown: Shown) -> int:
+    """How much a report shows (a full-cycle success ranks above a partial one)."""
+    value = _RANK.get(shown["result"], 0)
+    if shown["result"] == DeployResult.SUCCESS and shown["cycle"] == Cycle.FULL:
+        value += 1
+    return value
+
+
+def after(shown: Shown | None, record: DeploymentRecord, result: str) -> Shown | None:
+    """The head's new report once deployment `record` reaches `result`; None when it shows no more.
+
+    An interrupted deployment of a head that showed nothing yet says nothing about it."""
+    new: Shown = {"result": str(result), "cycle": str(record["cycle"]), "deployment": int(record["id"]),
+           "trigger": str(record["trigger"]),
+           "failed_step": record.get("failed_step") if result == DeployResult.FAILED else None}
+    if shown is None:
+        return None if result == DeployResult.INTERRUPTED else new
+    return new if rank(new) > rank(shown) else None
+
+
+def status(shown: Shown) -> tuple[str, str]:
+    """(state, description) of the commit status for a report."""
+    return (messages.status_state(shown["result"]),
+            messages.status_description(shown["cycle"], shown["deployment"], shown["result"]))
+
+
+def comment(sha: str, shown: Shown | None, notes: list[str]) -> str | None:
+    """The per-SHA comment body for a report and its notes; None while there is nothing to say."""
+    lines = list(notes)
+    if shown is not None and shown["result"] != DeployResult.RUNNING:
+        lines.insert(0, messages.deployment_note(shown["deployment"], shown["cycle"],
+                                                 shown["trigger"], shown["result"],
+                                                 shown.get("failed_step")))
+    return messages.pr_comment(sha, lines) if lines else None
+
+
+def digest(text: str) -> str:
+    """A short fingerprint of what was written (the state keeps it, not the text)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
