@@ -1,4 +1,4 @@
-"""The culprit search carried out (SPEC 8): core/culprit.py decides, this module acts and tells.
+"""The culprit search carried out (docs/rules.md): core/culprit.py decides, this module acts and tells.
 
 After every poll the stored search drops suspects that left and ends or waits; a tick deploys its
 next candidate (or the target without the culprit); after every deployment the result becomes

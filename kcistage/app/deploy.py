@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kcistage.app import controls as operator_controls
 from kcistage.app.context import Context
 from kcistage.app.notify import note_pr, statuses
 from kcistage.app.observe import look, pr_key
@@ -232,7 +233,7 @@ def _run_on_failure(ctx: Context, record: DeploymentRecord) -> None:
 
 
 def _env(ctx: Context, record: DeploymentRecord) -> dict[str, str]:
-    """The step environment of SPEC section 7."""
+    """The steps' environment (KCISTAGE_* variables, no GitHub token)."""
     env = ctx.step_env()
     env.update({
         "KCISTAGE_DEPLOY_ID": str(record["id"]),
@@ -280,6 +281,8 @@ class _Watch:
         except KcistageError as exc:
             ctx.out.detail(f"watch: {exc}")
             return None
+        if operator_controls.paused(ctx):
+            return None  # paused: a running deployment goes on unchanged, no restart
         running = rules.Running(cycle="partial", restarts=record["restarts"],
                                 target=record["target"], trigger=record["trigger"])
         ctx.save()

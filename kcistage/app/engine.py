@@ -10,12 +10,13 @@ from contextlib import nullcontext
 from datetime import datetime
 from urllib.parse import urlparse
 
+from kcistage.app import controls as operator_controls
 from kcistage.app import culprit_search as search
 from kcistage.app.context import Context, Output
 from kcistage.app.deploy import end_pending_statuses, run_deployment
 from kcistage.app.notify import catch_up
 from kcistage.app.observe import Observation, look, note_observation
-from kcistage.core import rules
+from kcistage.core import controls, messages, rules
 from kcistage.core.history import facts, observed_target
 from kcistage.core.model import format_time, parse_time, target_prs
 from kcistage.core.settings import Config
@@ -75,6 +76,7 @@ def tick(ctx: Context) -> int:
     obs = _look(ctx)
     decision = rules.decide(facts(ctx.state, ctx.clock(), obs.target, _live_run(ctx)),
                             ctx.cfg.schedule)
+    decision = controls.hold(decision, operator_controls.paused(ctx))
     if ctx.dry_run:
         print_dry_run(ctx, decision)
         return 0
@@ -111,9 +113,10 @@ def _deploy(ctx: Context, decision: rules.Decision, prefix: str) -> int:
     finished = record["finished"] or format_time(ctx.clock())  # always set once it ran
     seconds = (parse_time(finished) - parse_time(record["started"])).total_seconds()
     ctx.out.line(f"{prefix}: {record['cycle']} ({decision.trigger}): deployment {record['id']} "
-                 f"{record['result']} in {seconds:.1f}s: {len(target_prs(record['target']))} PRs, "
-                 f"{ran} steps run, {skipped} skipped"
-                 + (f", {record['restarts']} restart(s)" if record["restarts"] else ""))
+                 f"{record['result']} in {seconds:.1f}s: "
+                 f"{messages.plural(len(target_prs(record['target'])), 'PR')}, "
+                 f"{messages.plural(ran, 'step')} run, {skipped} skipped"
+                 + (f", {messages.plural(record['restarts'], 'restart')}" if record["restarts"] else ""))
     search.after_deployment(ctx, record)
     note_observation(ctx, observed_target(ctx.state))
     ctx.save()

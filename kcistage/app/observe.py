@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
 
+from kcistage.app import controls as operator_controls
 from kcistage.app.context import Context
 from kcistage.app.notify import tell_exclusions
 from kcistage.core import comment_commands as commands
-from kcistage.core import rules, trust
+from kcistage.core import controls, rules, trust
 from kcistage.core.enums import Cause
 from kcistage.core.history import facts
 from kcistage.core.model import Comment, PullRequest, Target, format_time, parse_time
@@ -46,12 +47,14 @@ def pr_key(repo: str, number: int) -> str:
 
 def observe(cfg: Config, state: State, gh: GitHubPort, remote_head: Callable[[Repo], str],
             now: datetime, dry_run: bool = False,
-            on_handled: Callable[[], None] | None = None) -> Observation:
+            on_handled: Callable[[], None] | None = None,
+            by_hand: dict[str, Any] | None = None) -> Observation:
     """Poll, update state["prs"], act on comment commands, and return the eligible target.
 
     Comments are recorded as handled (their ids, approvals and queued cycles) and on_handled()
     saves that BEFORE any answer goes to GitHub: when the state cannot be saved, on_handled
-    raises and nothing is answered, so a full disk cannot make every tick answer again."""
+    raises and nothing is answered, so a full disk cannot make every tick answer again.
+    `by_hand` is the operator controls' exclusions by hand ({"<repo>#<n>": {"by", "at", "reason"}})."""
     poll = gh.poll(cfg.repos)
     bases = {repo.name: remote_head(repo) for repo in cfg.repos}
     _update_prs(state, poll.prs, getattr(poll, "dates", {}), now)
@@ -63,7 +66,7 @@ def observe(cfg: Config, state: State, gh: GitHubPort, remote_head: Callable[[Re
         on_handled()
     if not dry_run:
         _send(cfg, gh, answers, obs)
-    obs.target = compute_target(cfg, state, gh, bases, obs)
+    obs.target = compute_target(cfg, state, gh, bases, obs, by_hand)
     return obs
 
 
@@ -73,9 +76,12 @@ def look(ctx: Context) -> Observation:
     if backoff and backoff > ctx.clock():
         raise RateLimited(f"rate-limited by GitHub until {format_time(backoff)}; not polling",
                           backoff)
+    doc = operator_controls.read(ctx)
+    for line in operator_controls.apply_includes(ctx):
+        ctx.out.line(line)
     try:
         obs = observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock(), ctx.dry_run,
-                      on_handled=ctx.save)
+                      on_handled=ctx.save, by_hand=doc["excluded"])
     except RateLimited as exc:
         if exc.reset_at is not None and not ctx.dry_run:
             statefile.write_backoff(ctx.cfg.state_file, exc.reset_at)
@@ -217,7 +223,7 @@ def _send(cfg: Config, gh: GitHubPort, answers: list[Answer], obs: Observation) 
 
 
 def compute_target(cfg: Config, state: State, gh: GitHubPort, bases: dict[str, str],
-                   obs: Observation) -> Target:
+                   obs: Observation, by_hand: dict[str, Any] | None = None) -> Target:
     """Judge every open PR (state and reason stored on its record) and build the target."""
     target: Target = {}
     for repo in cfg.repos:
@@ -232,13 +238,16 @@ def compute_target(cfg: Config, state: State, gh: GitHubPort, bases: dict[str, s
         skip = cfg.trust.skip_label.lower()
         cheap_out = pr.base != repo.base or pr.draft or any(label.lower() == skip for label in pr.labels)
         role = None if cheap_out else author_role(cfg, gh, repo, pr.author)
+        key = pr_key(pr.repo, pr.number)
+        excluded = controls.hand_exclusion(by_hand or {}, key, pr.sha) or record.get("excluded")
         verdict = trust.eligibility(pr, repo, cfg.trust, role, record.get("approval"),
-                                    record.get("excluded"), base_sha=bases[repo.name],
+                                    excluded, base_sha=bases[repo.name],
                                     bot=cfg.github.bot,
                                     merged_before=[list(p) for p in target[repo.name]["prs"]])
-        # told once per new drop: the reason names the approved commit
-        if verdict.cause is Cause.APPROVAL_DROPPED and record.get("reason") != verdict.reason:
-            obs.exclusions.append((pr_key(pr.repo, pr.number), pr.sha, verdict.reason))
+        # told once per new drop (the reason names the approved commit) or exclusion by hand
+        if verdict.cause in (Cause.APPROVAL_DROPPED, Cause.BY_HAND) \
+                and record.get("reason") != verdict.reason:
+            obs.exclusions.append((key, pr.sha, verdict.reason))
         record["state"], record["reason"] = verdict.state, verdict.reason
         record["cause"] = verdict.cause
         if verdict.eligible:

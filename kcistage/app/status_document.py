@@ -1,4 +1,4 @@
-"""The status document of SPEC section 2, built from the state file alone (no GitHub request)."""
+"""The status document (`status --json`, the web page), built from the state file alone (no GitHub request)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,33 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from kcistage.core import culprit, rules
+from kcistage.core import controls, culprit, rules
+from kcistage.core.enums import Cause
 from kcistage.core.history import ended, facts, last_success, load_search
 from kcistage.core.model import format_time, parse_time, pr_ref
 from kcistage.core.settings import Config
 from kcistage.core.state import DeploymentRecord, State
+from kcistage.shell import controls as controls_file
 from kcistage.shell.statefile import pid_alive
 
 RECENT = 20
-# SPEC section 2's `status --json` keys; anything else in the document is for the human views.
+# The documented `status --json` keys (docs/commands.md); anything else is for the human views.
 _RUNNING_KEYS = ("id", "cycle", "trigger", "started", "step", "restarts")
+_PAUSED_KEYS = ("by", "at", "reason")
 _NEXT_KEYS = ("action", "at", "reason")
 _LAST_KEYS = ("id", "cycle", "trigger", "result", "started", "finished", "prs", "steps")
 _STEP_KEYS = ("name", "result", "seconds")
 _PR_KEYS = ("repo", "number", "author", "sha", "state", "reason")
 
 
-def status_document(cfg: Config, state: State, now: datetime) -> dict[str, Any]:
-    """`status --json`'s object, plus extras the views use (pid, alive, elapsed, title)."""
+def status_document(cfg: Config, state: State, now: datetime,
+                    operator: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`status --json`'s object, plus extras the views use (pid, alive, elapsed, title).
+
+    `operator` is the controls document (pause, exclusions by hand); read from beside the state
+    file when not given."""
+    if operator is None:
+        operator = controls_file.load(cfg.state_file)
     deployments = state["deployments"]
     current = deployments[-1] if deployments and deployments[-1]["result"] == "running" else None
     running: dict[str, Any] | None = None
@@ -38,15 +47,16 @@ def status_document(cfg: Config, state: State, now: datetime) -> dict[str, Any]:
         running["elapsed"] = (now - parse_time(current["started"])).total_seconds()
     return {
         "running": running,
-        "next": _next(cfg, state, now, current, alive),
+        "paused": operator["paused"],
+        "next": _next(cfg, state, now, current, alive, operator["paused"]),
         "last": [_deployment(d) for d in reversed(deployments[-RECENT:])],
-        "prs": pr_rows(state),
+        "prs": pr_rows(state, operator["excluded"]),
         "generated": format_time(now),
     }
 
 
 def _next(cfg: Config, state: State, now: datetime, current: DeploymentRecord | None,
-          alive: bool) -> dict[str, Any]:
+          alive: bool, paused: dict[str, str] | None = None) -> dict[str, Any]:
     """The next action as the next tick would decide it."""
     if current is not None and alive:
         step = f", step {current['step']}" if current.get("step") else ""
@@ -56,10 +66,12 @@ def _next(cfg: Config, state: State, now: datetime, current: DeploymentRecord | 
                 "reason": f"deployment {current['id']} ({current['cycle']}) is running{step}{during}"}
     observed = state.get("observed")
     if not observed:
-        return {"action": "none", "at": None, "reason": "no poll yet: the next tick looks at GitHub"}
+        return {"action": "none", "at": None,
+                "reason": f"no poll recorded in {cfg.state_file} yet: the next tick looks at GitHub"}
     if current is not None:  # left by a dead process: the next tick marks it interrupted now
         state = {**state, "deployments": ended(state["deployments"], now)}
-    decision = rules.decide(facts(state, now, observed["target"]), cfg.schedule)
+    decision = controls.hold(rules.decide(facts(state, now, observed["target"]), cfg.schedule),
+                             paused)
     action = decision.action if decision.action in ("none", "wait", "partial", "full") else "wait"
     at = decision.at if decision.at is not None else (now if action in ("partial", "full") else None)
     return {"action": action, "at": format_time(at) if at else None, "reason": decision.reason}
@@ -76,15 +88,25 @@ def _deployment(record: DeploymentRecord) -> dict[str, Any]:
     }
 
 
-def pr_rows(state: State) -> list[dict[str, Any]]:
-    """Every open PR with its state: eligible ones are deployed when in the staging that is up."""
+def pr_rows(state: State, by_hand: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every open PR with its state: eligible ones are deployed when in the staging that is up.
+
+    An exclusion by hand made since the last tick (`by_hand`: the controls' "excluded") shows at
+    once, as it will be from the next decision."""
+    by_hand = by_hand or {}
     good = last_success(state["deployments"])
     up = {(name, n, sha) for name, e in good["target"].items() for n, sha in e["prs"]} if good else set()
     up_id = good["id"] if good else None
     rows = []
     for pr in sorted(state.get("prs", {}).values(), key=lambda p: (p["repo"], p["number"])):
         pr_state, reason = pr.get("state", "pending"), pr.get("reason", "")
-        if pr_state == "pending" and (pr["repo"], pr["number"], pr["sha"]) in up:
+        key = f"{pr['repo']}#{pr['number']}"
+        if key in by_hand and pr.get("cause") != Cause.BY_HAND and pr_state != "skipped":
+            pr_state = "excluded"
+            reason = f"{controls.by_hand_reason(by_hand[key])} (from the next tick)"
+        elif key not in by_hand and pr.get("cause") == Cause.BY_HAND:
+            reason = f"{reason} (included again: back at the next tick)"
+        elif pr_state == "pending" and (pr["repo"], pr["number"], pr["sha"]) in up:
             pr_state, reason = "deployed", f"{reason}; deployed in deployment {up_id}"
         elif pr_state == "pending":
             reason = f"{reason}; waiting for the next deployment"
@@ -101,10 +123,11 @@ def _pick(data: dict[str, Any] | None, keys: Iterable[str]) -> dict[str, Any]:
 
 
 def spec_document(doc: dict[str, Any]) -> dict[str, Any]:
-    """The document reduced to exactly SPEC section 2's keys."""
+    """The document reduced to exactly the documented keys."""
     running = doc.get("running")
     return {
         "running": _pick(running, _RUNNING_KEYS) if running else None,
+        "paused": _pick(doc["paused"], _PAUSED_KEYS) if doc.get("paused") else None,
         "next": _pick(doc.get("next"), _NEXT_KEYS),
         "last": [dict(_pick(dep, _LAST_KEYS), prs=list(dep.get("prs") or []),
                       steps=[_pick(s, _STEP_KEYS) for s in dep.get("steps") or []])
@@ -114,5 +137,5 @@ def spec_document(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_json(doc: dict[str, Any]) -> str:
-    """`status --json`: one object with SPEC's keys only, ASCII-escaped, newline-terminated."""
+    """`status --json`: one object with the documented keys only, ASCII-escaped, newline-terminated."""
     return json.dumps(spec_document(doc), indent=2) + "\n"

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from kcistage.cli.main import Env
 
 
-@click.command()
+@click.command(short_help="A scripted stretch of activity on an offline sandbox.")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the sandbox in this folder instead of a temporary one.")
 @click.pass_obj

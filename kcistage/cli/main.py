@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from kcistage import __version__
-from kcistage.cli import demo, run, serve, status
+from kcistage.cli import controls, demo, run, serve, status
+from kcistage.core import paths
 from kcistage.errors import exit_code_of, one_line
 
 if TYPE_CHECKING:
     from kcistage.core.settings import Config
 
 # Each command module lists its click commands in COMMANDS; a new family is one more entry here.
-COMMAND_MODULES = (run, status, demo, serve)
+COMMAND_MODULES = (run, status, controls, demo, serve)
 
 
 class Env:
     """What the global options said."""
 
-    def __init__(self, config: str, now: str | None, verbose: bool) -> None:
-        self.config_path = Path(config)
+    def __init__(self, config: str | None, now: str | None, verbose: bool) -> None:
+        self.config_path, self.config_source = paths.config_path(
+            config, os.environ, paths.LOCAL_CONFIG.is_file())
         self.now_text = now
         self.verbose = verbose
+        if now:
+            self.clock()  # a bad --now is a usage error before anything else is read
 
     def clock(self) -> Callable[[], Any]:
         """The tool's clock: --now/KCISTAGE_NOW as a start, else the real clock."""
@@ -42,9 +46,20 @@ class Env:
             raise click.BadParameter(f"not an ISO-8601 time: {self.now_text!r}", param_hint="--now") from None
 
     def config(self) -> Config:
-        """The loaded, validated configuration."""
+        """The loaded, validated configuration (a missing file says how it was chosen)."""
+        from kcistage.errors import ConfigError
         from kcistage.shell.config import load_config
 
+        if not self.config_path.exists():
+            tried = self.config_path.absolute()
+            how = {"--config": "given with --config",
+                   f"${paths.CONFIG_ENV}": f"from ${paths.CONFIG_ENV}"}.get(self.config_source)
+            if how is None:  # the default: nothing was given and ./config.yaml does not exist
+                raise ConfigError(f"{tried}: no such file (the default when neither --config "
+                                  f"nor ${paths.CONFIG_ENV} is given and there is no "
+                                  "./config.yaml)")
+            raise ConfigError(f"{tried}: no such file ({how}; without it kcistage reads "
+                              f"./config.yaml when it exists, else {paths.DEFAULT_CONFIG})")
         return load_config(self.config_path)
 
 
@@ -67,15 +82,15 @@ class _Kcistage(click.Group):
 
 
 @click.group(cls=_Kcistage, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config", envvar="KCISTAGE_CONFIG", default="config.yaml",
-              show_default=True, metavar="PATH",
-              help="Configuration file (default: $KCISTAGE_CONFIG, else ./config.yaml).")
+@click.option("--config", "config", metavar="PATH",
+              help=f"Configuration file (default: ${paths.CONFIG_ENV}, else ./config.yaml when it "
+                   f"exists, else {paths.DEFAULT_CONFIG}).")
 @click.option("--now", envvar="KCISTAGE_NOW", metavar="ISO-8601",
               help="Start the tool's clock at this time (default: $KCISTAGE_NOW, else real time).")
 @click.option("-v", "--verbose", is_flag=True, help="Print details of every decision and step.")
 @click.version_option(__version__, prog_name="kcistage")
 @click.pass_context
-def main(ctx: click.Context, config: str, now: str | None, verbose: bool) -> None:
+def main(ctx: click.Context, config: str | None, now: str | None, verbose: bool) -> None:
     """Keep a staging deployment up to date with the open pull requests of trusted people.
 
     Exit status: 0 done (also nothing to do or waiting), 1 the deployment this run made failed,

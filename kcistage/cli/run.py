@@ -36,7 +36,7 @@ def _run_engine(env: Env, dry_run: bool, action: Callable[[Context], int],
     return run_engine(cfg, env.clock(), action, dry_run=dry_run, out=_output(env, progress))
 
 
-@click.command()
+@click.command(short_help="One poll, decision and maybe deployment (what the timer runs).")
 @click.option("--dry-run", is_flag=True,
               help="Print the decision and the composition; write nothing, run nothing.")
 @click.pass_obj
@@ -47,13 +47,16 @@ def tick(env: Env, dry_run: bool) -> int:
     return _run_engine(env, dry_run, run_tick)
 
 
-@click.command()
+@click.command(short_help="A cycle now, by hand: partial unless --full.")
 @click.option("--full", is_flag=True, help="A full cycle (with the test kernel), not a partial one.")
 @click.option("--dry-run", is_flag=True,
               help="Print the decision and the composition; write nothing, run nothing.")
 @click.pass_obj
 def deploy(env: Env, full: bool, dry_run: bool) -> int:
-    """Deploy now, by hand: partial unless --full; ignores settle, throttle and the interval."""
+    """Deploy now, by hand: partial unless --full.
+
+    Ignores settle, throttle, the full interval and a pause; waits for nothing but the lock.
+    """
     from kcistage.app.engine import deploy_now
 
     def action(ctx: Any) -> int:

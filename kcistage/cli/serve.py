@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from kcistage.cli.main import Env
 
 
-@click.command()
+@click.command(short_help="The web service: webhooks, status page, metrics.")
 @click.option("--listen", metavar="HOST:PORT", default=None,
               help="Address to listen on (default: serve.listen in the config, 127.0.0.1:8080).")
 @click.pass_obj

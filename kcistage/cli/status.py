@@ -12,11 +12,14 @@ if TYPE_CHECKING:
     from kcistage.cli.main import Env
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON object (see SPEC section 2).")
+@click.command(short_help="What runs, what comes next and why, and every open PR.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object (its keys are described in docs/commands.md).")
 @click.pass_obj
 def status(env: Env, as_json: bool) -> int:
-    """Running deployment, next action, recent deployments and every open PR; no GitHub request."""
+    """The running deployment, the pause, the next action and its reason, recent deployments
+    and every open PR with its state and reason. Reads the state file only: no GitHub request,
+    no lock."""
     from kcistage.app.status_document import status_document
     from kcistage.cli.views import render_json, render_plain
     from kcistage.shell import statefile
@@ -37,7 +40,7 @@ def status(env: Env, as_json: bool) -> int:
     return 0
 
 
-@click.command()
+@click.command(short_help="A deployment's step logs (the latest by default).")
 @click.argument("deploy_id", required=False, type=int, metavar="[ID]")
 @click.argument("step", required=False, metavar="[STEP]")
 @click.pass_obj
@@ -48,6 +51,9 @@ def log(env: Env, deploy_id: int | None, step: str | None) -> int:
 
     cfg = env.config()
     state = statefile.load(cfg.state_file, env.clock()(), readonly=True)
+    if not state["deployments"] and deploy_id is None:
+        click.echo(f"no deployment yet (state file {cfg.state_file}), so no step logs")
+        return 0
     click.echo(render_log(cfg.workdir, state["deployments"], deploy_id, step), nl=False)
     return 0
 

@@ -136,10 +136,20 @@ def _columns(header: list[str], rows: list[list[str]], indent: str = "  ") -> li
             for r in [header, *rows]]
 
 
+def _paused_line(paused: dict[str, Any]) -> str:
+    """Who paused, since when, why, and how to release it."""
+    why = f": {clean(paused.get('reason'))}" if paused.get("reason") else ""
+    return (f"by {clean(paused.get('by'))} since {fmt_time(paused.get('at'))}{why} "
+            "(`kcistage resume` releases)")
+
+
 def render_plain(doc: dict[str, Any]) -> str:
     """Plain text for pipes and logs: no colour, no escape sequences."""
     out = ["Running"]
     out += ["  " + line for line in _running_lines(doc)] or ["  none"]
+    paused = doc.get("paused")
+    if paused:
+        out += ["", "Paused", "  " + _paused_line(paused)]
     out += ["", "Next", "  " + _next_line(doc.get("next") or {})]
     out += ["", "Recent deployments"]
     last = doc.get("last") or []
@@ -187,6 +197,11 @@ def render_rich(doc: dict[str, Any], console: Any) -> None:
                             border_style="red" if run.get("alive") is False else "cyan"))
     else:
         console.print(Panel(Text("none", style="dim"), title="Running", title_align="left"))
+
+    paused = doc.get("paused")
+    if paused:
+        console.print(Panel(text(_paused_line(paused), "bold yellow"), title="Paused",
+                            title_align="left", border_style="yellow"))
 
     nxt = doc.get("next") or {}
     console.print(Panel(text(_next_line(nxt), _ACTION_STYLE.get(str(nxt.get("action")), "")),

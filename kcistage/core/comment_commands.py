@@ -1,4 +1,4 @@
-"""Comment command parsing (SPEC 6): find `@<bot> <verb> [<sha>]` lines in a PR comment body."""
+"""Comment command parsing: find `@<bot> <verb> [<sha>]` lines in a PR comment body."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Validate the parsed configuration (SPEC 3) into the frozen dataclasses of settings.py.
+"""Validate the parsed configuration (docs/configuration.md) into the frozen dataclasses of settings.py.
 
 Pure: the caller reads the file and says how a relative path becomes an absolute one, so every
 problem found here is a one-line ConfigError naming the file and the key.

@@ -69,3 +69,8 @@ def not_blamed_note(failed: int, base_failed: int) -> str:
     """One line of a PR comment: the search cleared this suspect (staging fails without it)."""
     return (f"Not blamed for deployment {failed}: staging fails without any new PR "
             f"(deployment {base_failed}, without this commit, failed too).")
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 step`, `2 steps`, `0 PRs`: a count with its noun agreeing (`words` for irregular ones)."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"

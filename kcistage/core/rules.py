@@ -1,4 +1,4 @@
-"""When to deploy (SPEC section 5) as pure functions of the facts and a clock passed in.
+"""When to deploy (docs/rules.md) as pure functions of the facts and a clock passed in.
 
 Design note. L = end of the last deployment (any result, interrupted included), F = start of the
 last full cycle, C = start of the current stretch during which the eligible target differs from
@@ -126,8 +126,9 @@ def _decide_running(facts: Facts, running: Running, schedule: Schedule) -> Decis
         )
     return Decision(
         "continue", facts.now, None,
-        f"target changed but the partial cycle was already restarted {running.restarts} "
-        f"time(s) (max_restarts {schedule.max_restarts}); the change waits until it ends",
+        f"target changed but the partial cycle was already restarted "
+        f"{'once' if running.restarts == 1 else f'{running.restarts} times'} "
+        f"(max_restarts {schedule.max_restarts}); the change waits until it ends",
     )
 
 
@@ -185,7 +186,7 @@ def _decide_unchanged(facts: Facts, schedule: Schedule) -> Decision:
 
 
 def decide(facts: Facts, schedule: Schedule) -> Decision:
-    """The action for this tick under SPEC 5 (rules applied in the order of the module note)."""
+    """The action for this tick under the rules (rules applied in the order of the module note)."""
     if facts.running is not None:
         return _decide_running(facts, facts.running, schedule)
     if facts.bisect is not None:

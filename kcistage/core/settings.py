@@ -26,7 +26,7 @@ class GitHubSettings:
 
 @dataclass(frozen=True)
 class Schedule:
-    """Timing rules of SPEC section 5."""
+    """Timing rules (docs/rules.md)."""
 
     full_interval: timedelta = timedelta(hours=6)
     throttle: timedelta = timedelta(minutes=30)

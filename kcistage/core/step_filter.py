@@ -1,4 +1,4 @@
-"""Which steps run in a cycle, given the files changed per repo (SPEC 7; pure)."""
+"""Which steps run in a cycle, given the files changed per repo (pure)."""
 
 from __future__ import annotations
 

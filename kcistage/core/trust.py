@@ -1,4 +1,4 @@
-"""Roles, comment command outcomes, approval pinning and PR eligibility (SPEC 4 and 6)."""
+"""Roles, comment command outcomes, approval pinning and PR eligibility (docs/rules.md, docs/trust.md)."""
 
 from __future__ import annotations
 
@@ -211,7 +211,7 @@ def eligibility(pr: PullRequest, repo: Repo, trust: Trust, author_role: str | No
                 approval: Approval | None, excluded: Exclusion | None,
                 base_sha: str | None = None, bot: str = "kcibot",
                 merged_before: list[list[Any]] | None = None) -> Verdict:
-    """Whether `pr` is eligible for staging (SPEC 4), checking causes in a fixed order.
+    """Whether `pr` is eligible for staging, checking causes in a fixed order.
 
     `merged_before` is the (number, sha) of the PRs the target merges before this one."""
     skipped, excluded_state = PrState.SKIPPED, PrState.EXCLUDED

@@ -165,6 +165,11 @@ def mark_polled(path: Path, now: datetime) -> None:
         raise StateError(f"{path}: cannot set its time: {exc.strerror or exc}") from exc
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace a file next to the state (state, backoff, controls) with `data`, atomically."""
+    _write_atomic(Path(path), data)
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` durably: 0600 temp file, fsync, rename, fsync of the folder."""
     folder = path.parent

@@ -148,7 +148,8 @@ def test_status_json_on_recorded_state(tmp_path: Path) -> None:
     result = run_cli("--config", str(cfg), "--now", "2026-01-05T12:00:00+00:00", "status", "--json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert set(doc) == {"running", "next", "last", "prs"}
+    assert set(doc) == {"running", "paused", "next", "last", "prs"}
+    assert doc["paused"] is None
     assert set(doc["next"]) == {"action", "at", "reason"}
     assert doc["next"]["action"] in ("none", "wait", "partial", "full")
     ids = [d["id"] for d in doc["last"]]

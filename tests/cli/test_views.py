@@ -42,7 +42,7 @@ def make_console() -> Console:
 
 def check_spec_shape(out: dict) -> None:
     """SPEC section 2's keys and types, nothing more."""
-    assert set(out) == {"running", "next", "last", "prs"}
+    assert set(out) == {"running", "paused", "next", "last", "prs"}
     if out["running"] is not None:
         run = out["running"]
         assert set(run) == {"id", "cycle", "trigger", "started", "step", "restarts"}
@@ -87,7 +87,7 @@ def test_json_has_exactly_spec_keys(doc: dict) -> None:
 def test_json_empty() -> None:
     out = json.loads(status.render_json(load("status_empty.json")))
     check_spec_shape(out)
-    assert out == {"running": None, "last": [], "prs": [],
+    assert out == {"running": None, "paused": None, "last": [], "prs": [],
                    "next": {"action": "none", "at": None,
                             "reason": "target unchanged; next full cycle 2024-05-01T16:00:00+00:00"}}
 

@@ -37,3 +37,11 @@ def test_pr_comment_says_cycle_result_and_exclusion() -> None:
     body = messages.pr_comment(SHA, notes)
     assert SHA[:12] in body and "partial cycle" in body and "**failed**" in body
     assert "`api-up`" in body and "Left out of deployment 3: culprit" in body
+
+
+@pytest.mark.parametrize("count, word, words, expected", [
+    (1, "step", None, "1 step"), (0, "step", None, "0 steps"), (2, "PR", None, "2 PRs"),
+    (1, "restart", None, "1 restart"), (3, "body", "bodies", "3 bodies"),
+])
+def test_plural(count: int, word: str, words: str | None, expected: str) -> None:
+    assert messages.plural(count, word, words) == expected

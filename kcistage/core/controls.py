@@ -1,0 +1,140 @@
+"""The operator controls as data: pause, exclusions by hand and requests to include a PR again.
+
+The controls live in their own small file next to the state file (shell/controls.py), so that
+`pause`, `resume`, `exclude` and `include` work while a deployment holds the state lock; every
+tick reads them at its next decision. The document:
+
+    {"version": 1,
+     "paused":   null | {"by", "at", "reason"},
+     "excluded": {"<repo>#<n>": {"by", "at", "reason"}},   # out of staging until included
+     "include":  {"<repo>#<n>": {"by", "at"}}}             # lift a conflict/culprit exclusion
+                                                           # at the next tick, then forgotten
+Pure: functions return new documents; nothing is read or written here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kcistage.core.enums import Action, Cause
+from kcistage.core.rules import Decision
+
+VERSION = 1
+MAX_REASON = 200  # an operator's reason, kept on one line
+_REF_RE = re.compile(r"^(?P<repo>[A-Za-z0-9._-]+)#(?P<number>[1-9][0-9]{0,9})$")
+
+
+class ControlsProblem(ValueError):
+    """A bad argument or a malformed controls document (the message says which)."""
+
+
+def empty() -> dict[str, Any]:
+    """No pause, no exclusion, no request."""
+    return {"version": VERSION, "paused": None, "excluded": {}, "include": {}}
+
+
+def _entry(value: Any, keys: tuple[str, ...], where: str) -> dict[str, str]:
+    """One {"by", "at", ...} record with text values."""
+    if not isinstance(value, dict) or any(not isinstance(value.get(k), str) for k in keys):
+        raise ControlsProblem(f"{where}: expected an object with text {', '.join(keys)}")
+    return {k: value[k] for k in keys}
+
+
+def validate(data: Any) -> dict[str, Any]:
+    """A controls document read from disk, checked and normalised (ControlsProblem if not one)."""
+    if not isinstance(data, dict) or not isinstance(data.get("version"), int):
+        raise ControlsProblem('not a controls document (no integer "version")')
+    if data["version"] > VERSION:
+        raise ControlsProblem(f"version {data['version']} is newer than this kcistage reads ({VERSION})")
+    doc = empty()
+    if data.get("paused") is not None:
+        doc["paused"] = _entry(data["paused"], ("by", "at", "reason"), "paused")
+    for section, keys in (("excluded", ("by", "at", "reason")), ("include", ("by", "at"))):
+        entries = data.get(section)
+        entries = {} if entries is None else entries
+        if not isinstance(entries, dict):
+            raise ControlsProblem(f"{section}: expected an object")
+        for key, value in entries.items():
+            parse_ref(key)
+            doc[section][key] = _entry(value, keys, f"{section}.{key}")
+    return doc
+
+
+def clean_reason(text: str | None) -> str:
+    """An operator's reason on one printable line, bounded."""
+    words = " ".join("".join(ch if ch.isprintable() else " " for ch in (text or "")).split())
+    return words[:MAX_REASON]
+
+
+def parse_ref(text: str, repos: tuple[str, ...] | None = None) -> tuple[str, int]:
+    """`<repo>#<n>` as (repo, number); with `repos`, the repo must be one of them."""
+    found = _REF_RE.match(text.strip())
+    if not found:
+        raise ControlsProblem(f"{text!r} is not <repo>#<number> (e.g. kernelci-api#123)")
+    repo, number = found["repo"], int(found["number"])
+    if repos is not None and repo not in repos:
+        raise ControlsProblem(f"unknown repo {repo!r} in {text!r} (repos: {', '.join(repos)})")
+    return repo, number
+
+
+def pause(doc: dict[str, Any], by: str, at: str, reason: str | None) -> dict[str, Any]:
+    """Paused from now (a second pause replaces who, when and why)."""
+    return {**doc, "paused": {"by": by, "at": at, "reason": clean_reason(reason)}}
+
+
+def resume(doc: dict[str, Any]) -> dict[str, Any]:
+    """Not paused."""
+    return {**doc, "paused": None}
+
+
+def exclude(doc: dict[str, Any], key: str, by: str, at: str, reason: str | None) -> dict[str, Any]:
+    """PR `key` out of staging by hand until included again (a pending include is dropped)."""
+    excluded = {**doc["excluded"], key: {"by": by, "at": at, "reason": clean_reason(reason)}}
+    include = {k: v for k, v in doc["include"].items() if k != key}
+    return {**doc, "excluded": excluded, "include": include}
+
+
+def include(doc: dict[str, Any], key: str, by: str, at: str) -> dict[str, Any]:
+    """PR `key` back: its exclusion by hand ends now; a conflict or culprit exclusion at its
+    current head is lifted by the next tick."""
+    excluded = {k: v for k, v in doc["excluded"].items() if k != key}
+    return {**doc, "excluded": excluded, "include": {**doc["include"], key: {"by": by, "at": at}}}
+
+
+def forget_includes(doc: dict[str, Any], done: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The document without the include requests a tick has applied (a newer request stays)."""
+    include = {k: v for k, v in doc["include"].items() if done.get(k) != v}
+    return {**doc, "include": include}
+
+
+def by_hand_reason(entry: dict[str, str]) -> str:
+    """The reason shown for an exclusion by hand: "by hand (alice): breaks login"."""
+    return f"by hand ({entry['by']})" + (f": {entry['reason']}" if entry.get("reason") else "")
+
+
+def hand_exclusion(excluded: dict[str, Any], key: str, sha: str) -> dict[str, Any] | None:
+    """An exclusion record (as stored on a PR) for a PR excluded by hand, at its current head;
+    `excluded` is the controls' "excluded" section."""
+    entry = excluded.get(key)
+    if entry is None:
+        return None
+    return {"sha": sha, "cause": Cause.BY_HAND, "reason": by_hand_reason(entry)}
+
+
+def paused_reason(paused: dict[str, str]) -> str:
+    """Why nothing starts: "paused by alice since 2026-…: docker upgrade"."""
+    why = f": {paused['reason']}" if paused.get("reason") else ""
+    return f"paused by {paused['by']} since {paused['at']}{why}"
+
+
+def hold(decision: Decision, paused: dict[str, str] | None) -> Decision:
+    """The decision of a tick while paused: a cycle it would start waits for `resume`.
+
+    Only ticks are held (by rule, a command or a culprit search); `kcistage deploy` never asks.
+    """
+    if paused is None or decision.action not in (Action.PARTIAL, Action.FULL):
+        return decision
+    return Decision(action=Action.WAIT, at=None, trigger=decision.trigger, target=decision.target,
+                    reason=f"{paused_reason(paused)}; the {decision.action} cycle due "
+                           f"({decision.reason}) waits for `kcistage resume`")
