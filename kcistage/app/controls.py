@@ -22,7 +22,8 @@ def read(ctx: Context) -> dict[str, Any]:
 
 def paused(ctx: Context) -> dict[str, str] | None:
     """Who paused, when and why (None when not paused)."""
-    return (ctx.controls or controls.empty())["paused"]
+    found: dict[str, str] | None = (ctx.controls or controls.empty())["paused"]
+    return found
 
 
 def apply_includes(ctx: Context) -> list[str]:
