@@ -43,7 +43,7 @@ class Context:
     local: bool = False  # GitHub is a stand-in on loopback: no write pacing, short retry backoff
     stop_reason: str | None = None  # set by the SIGTERM handler
     deferred: Exception | None = None  # an error to end the run with once its work is saved
-    controls: dict | None = None  # the operator controls as the last look read them
+    controls: dict[str, Any] | None = None  # the operator controls as the last look read them
     _gh: Any = None
     _git: Any = None
 

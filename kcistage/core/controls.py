@@ -19,6 +19,7 @@ from typing import Any
 
 from kcistage.core.enums import Action, Cause
 from kcistage.core.rules import Decision
+from kcistage.core.state import Exclusion
 
 VERSION = 1
 MAX_REASON = 200  # an operator's reason, kept on one line
@@ -113,13 +114,14 @@ def by_hand_reason(entry: dict[str, str]) -> str:
     return f"by hand ({entry['by']})" + (f": {entry['reason']}" if entry.get("reason") else "")
 
 
-def hand_exclusion(excluded: dict[str, Any], key: str, sha: str) -> dict[str, Any] | None:
+def hand_exclusion(excluded: dict[str, Any], key: str, sha: str) -> Exclusion | None:
     """An exclusion record (as stored on a PR) for a PR excluded by hand, at its current head;
     `excluded` is the controls' "excluded" section."""
     entry = excluded.get(key)
     if entry is None:
         return None
-    return {"sha": sha, "cause": Cause.BY_HAND, "reason": by_hand_reason(entry)}
+    return {"sha": sha, "cause": Cause.BY_HAND, "reason": by_hand_reason(entry),
+            "by": entry["by"], "at": entry["at"]}
 
 
 def paused_reason(paused: dict[str, str]) -> str:

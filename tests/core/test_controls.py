@@ -21,7 +21,8 @@ def test_pause_and_resume() -> None:
 def test_exclude_then_include() -> None:
     doc = c.exclude(c.empty(), "kernelci-api#12", "alice", AT, "breaks login")
     record = c.hand_exclusion(doc["excluded"], "kernelci-api#12", "a" * 40)
-    assert record == {"sha": "a" * 40, "cause": "by_hand", "reason": "by hand (alice): breaks login"}
+    assert record == {"sha": "a" * 40, "cause": "by_hand", "reason": "by hand (alice): breaks login",
+                      "by": "alice", "at": AT}
     assert c.hand_exclusion(doc["excluded"], "kernelci-api#13", "a" * 40) is None
     back = c.include(doc, "kernelci-api#12", "bob", AT)
     assert back["excluded"] == {} and back["include"] == {"kernelci-api#12": {"by": "bob", "at": AT}}
