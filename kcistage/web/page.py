@@ -22,7 +22,7 @@ dl.summary{display:grid;grid-template-columns:8em 1fr;gap:.3em 1em}dt{font-weigh
 table{border-collapse:collapse;width:100%;font-size:.92em}
 th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid #ddd;vertical-align:top}
 th{background:#f3f3f3}tr:target{background:#fff6c8}
-code{font-size:.95em}
+code{font-size:.95em}td:first-child{white-space:nowrap}
 .s-deployed,.r-success{color:#2e7d32;font-weight:bold}.s-pending,.r-running{color:#1565c0;font-weight:bold}
 .s-excluded,.r-failed{color:#c62828;font-weight:bold}.s-skipped{color:#666}.r-interrupted{color:#ef6c00}
 .paused{color:#c62828;font-weight:bold}
