@@ -1,5 +1,7 @@
-"""Polling cost for 3 repos x 100 open PRs against the stand-in: requests, rate-limit points, seconds.
+"""Polling cost per tick against the stand-in: requests and rate-limit points, 10/100/300 PRs per repo.
 
+3 repos; every repo has N open PRs (100 and 300 fill their last page, so the empty next page is
+asked too). Each situation is what one tick's look costs: the poll plus the 3 base branches.
 Run: python tests/benchmarks/bench_polling.py
 """
 
@@ -13,6 +15,7 @@ from kcistage.sandbox.github_standin import FakeGitHub
 from kcistage.shell.github import GitHub
 
 REPOS = tuple(Repo(name=f"repo{i}", github=f"kernelci/repo{i}") for i in range(3))
+SIZES = (10, 100, 300)
 
 
 class Clock:
@@ -25,53 +28,63 @@ class Clock:
         return self.now
 
 
-def measure(hub: FakeGitHub, label: str, action) -> None:
-    """Run one action and print what it cost."""
-    hub.reset_log()
-    began = time.perf_counter()
-    extra = action()
-    seconds = time.perf_counter() - began
-    counts = hub.counts()
-    print(f"{label:<34} {counts['requests']:>8} {counts['counted']:>13} {seconds:>9.3f}  {extra or ''}")
-
-
-def main() -> None:
-    """Populate the stand-in, then poll in the four situations of the brief."""
+def bench(size: int) -> list[tuple[str, int, int, float]]:
+    """(situation, requests, points, seconds) for one size."""
     clock = Clock()
+    rows = []
     with FakeGitHub(clock=clock) as hub:
         for repo in REPOS:
             hub.add_repo(repo.github)
-            for n in range(1, 101):
+            for n in range(1, size + 1):
                 hub.add_pr(repo.github, n, "alice", f"{n:040x}")
         gh = GitHub(GitHubSettings(api_url=hub.url), "test-token", {}, clock, pace=0)
-        print(f"{len(REPOS)} repos x 100 open PRs")
-        print(f"{'situation':<34} {'requests':>8} {'rate points':>13} {'seconds':>9}")
 
-        def poll() -> str:
-            result = gh.poll(REPOS)
-            return f"prs={sum(map(len, result.prs.values()))} new comments={len(result.comments)}"
+        def look() -> None:
+            gh.poll(REPOS)
+            for repo in REPOS:
+                gh.branch_head(repo)
 
-        measure(hub, "first poll", poll)
+        def measure(label: str, action=look) -> None:
+            hub.reset_log()
+            began = time.perf_counter()
+            action()
+            seconds = time.perf_counter() - began
+            counts = hub.counts()
+            rows.append((label, counts["requests"], counts["counted"], seconds))
+
+        measure("first tick")
         clock.now += timedelta(minutes=1)
-        measure(hub, "idle poll", poll)
+        measure("idle tick")
         clock.now += timedelta(minutes=1)
-        hub.push_pr("kernelci/repo1", 50, "f" * 40)
-        measure(hub, "poll after one push", poll)
+        hub.push_pr("kernelci/repo1", size // 2, "f" * 40)
+        measure("tick after one push")
+        clock.now += timedelta(minutes=1)
+        hub.add_pr("kernelci/repo2", size + 1, "bob", "e" * 40)
+        measure(f"tick after PR #{size + 1} opens")
         clock.now += timedelta(minutes=1)
         cid = hub.add_comment("kernelci/repo0", 7, "a-wai", "@kcibot deploy")
-        measure(hub, "poll after one comment", poll)
+        measure("tick after one comment")
 
-        def respond() -> str:
-            role = gh.permission(REPOS[0], "a-wai")
+        def answer() -> None:
+            gh.permission(REPOS[0], "a-wai")
             gh.react(REPOS[0], cid)
             gh.reply(REPOS[0], 7, "not a maintainer", cid)
-            return f"permission={role}"
 
-        measure(hub, "  then permission+reaction+reply", respond)
+        measure("  its permission+reaction+reply", answer)
         clock.now += timedelta(minutes=1)
-        measure(hub, "poll after our reply", poll)
+        measure("tick after our reply")
         clock.now += timedelta(minutes=1)
-        measure(hub, "idle poll", poll)
+        measure("idle tick")
+    return rows
+
+
+def main() -> None:
+    """Print one table per size."""
+    for size in SIZES:
+        print(f"\n{len(REPOS)} repos x {size} open PRs")
+        print(f"{'situation':<34} {'requests':>8} {'points':>7} {'seconds':>8}")
+        for label, requests, points, seconds in bench(size):
+            print(f"{label:<34} {requests:>8} {points:>7} {seconds:>8.3f}")
 
 
 if __name__ == "__main__":
