@@ -1,0 +1,49 @@
+"""app/controls.apply_includes: which exclusions an `include` lifts (a dry run: nothing written)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kcistage.app import controls as operator_controls
+from kcistage.app.context import Context
+from kcistage.core import controls
+from kcistage.core.settings import Config, Repo
+from kcistage.shell.clock import Clock
+
+AT = "2026-11-26T11:00:00+00:00"
+HEAD, OLD = "a" * 40, "b" * 40
+
+
+def context(tmp_path: Path, excluded: dict, cause: str | None = None, sha: str = HEAD) -> Context:
+    cfg = Config(path=tmp_path / "config.yaml", state_file=tmp_path / "state.json",
+                 repos=(Repo(name="kernelci-api", github="kernelci/kernelci-api"),))
+    state = {"prs": {"kernelci-api#7": {"repo": "kernelci-api", "number": 7, "sha": sha,
+                                        "excluded": excluded, "cause": cause}}}
+    doc = controls.include(controls.empty(), "kernelci-api#7", "bob", AT)
+    return Context(cfg=cfg, clock=Clock(), state=state, dry_run=True, controls=doc)
+
+
+def test_a_culprit_exclusion_at_the_head_is_lifted(tmp_path: Path) -> None:
+    ctx = context(tmp_path, {"sha": HEAD, "cause": "culprit", "deployment": 4}, "culprit")
+    assert operator_controls.apply_includes(ctx) == [
+        "kernelci-api#7: culprit exclusion lifted by hand by bob"]
+    assert ctx.state["prs"]["kernelci-api#7"]["excluded"] is None
+
+
+def test_a_conflict_at_the_head_is_lifted(tmp_path: Path) -> None:
+    ctx = context(tmp_path, {"sha": HEAD, "cause": "conflict", "base": OLD}, "conflict")
+    assert operator_controls.apply_includes(ctx) == [
+        "kernelci-api#7: conflict exclusion lifted by hand by bob"]
+
+
+def test_an_exclusion_at_an_older_head_or_of_another_cause_stays(tmp_path: Path) -> None:
+    ctx = context(tmp_path, {"sha": OLD, "cause": "culprit", "deployment": 4})
+    assert operator_controls.apply_includes(ctx) == []
+    assert ctx.state["prs"]["kernelci-api#7"]["excluded"] is not None
+    ctx = context(tmp_path, {"sha": HEAD, "cause": "head_moved"})
+    assert operator_controls.apply_includes(ctx) == []
+
+
+def test_an_exclusion_by_hand_is_said_lifted(tmp_path: Path) -> None:
+    ctx = context(tmp_path, None, "by_hand")
+    assert operator_controls.apply_includes(ctx) == ["kernelci-api#7: exclusion by hand lifted by bob"]
