@@ -39,36 +39,45 @@ class Context:
     state: State
     out: Output = field(default_factory=Output)
     dry_run: bool = False
-    token: str | None = None
+    token: str | None = None  # a token given by the caller; else the configured credential
     local: bool = False  # GitHub is a stand-in on loopback: no write pacing, short retry backoff
     stop_reason: str | None = None  # set by the SIGTERM handler
     deferred: Exception | None = None  # an error to end the run with once its work is saved
     controls: dict[str, Any] | None = None  # the operator controls as the last look read them
     _gh: Any = None
     _git: Any = None
+    _credentials: Any = None
+
+    @property
+    def credentials(self) -> Any:
+        """The GitHub credential (token or App), read on first use; PyGithub is imported here."""
+        if self._credentials is None:
+            from kcistage.shell.credentials import TokenCredentials, open_credentials
+
+            self._credentials = TokenCredentials(self.token) if self.token is not None \
+                else open_credentials(self.cfg, self.clock)
+        return self._credentials
 
     @property
     def gh(self) -> Any:
-        """The GitHub client (PyGithub is imported only here, on first use)."""
+        """The GitHub client, made on first use."""
         if self._gh is None:
             from kcistage.shell.github import GitHub
 
-            if self.token is None:
-                from kcistage.shell.config import token
-
-                self.token = token(self.cfg)
-            self._gh = GitHub(self.cfg.github, self.token, self.state.setdefault("github", {}),
+            self._gh = GitHub(self.cfg.github, self.credentials,
+                              self.state.setdefault("github", {}),
                               self.clock, pace=0.0 if self.local else 1.0,
                               backoff=0.05 if self.local else 0.5)
         return self._gh
 
     @property
     def git(self) -> Any:
-        """The git layer working under workdir."""
+        """The git layer working under workdir; http(s) remotes get the GitHub credential."""
         if self._git is None:
             from kcistage.shell.git import Git
 
-            self._git = Git(self.cfg.workdir, hide_env=(self.cfg.github.token_env,))
+            self._git = Git(self.cfg.workdir, hide_env=(self.cfg.github.token_env,),
+                            credential=lambda repo: self.credentials.token(repo.github))
         return self._git
 
     def remote_head(self, repo: Repo) -> str:
@@ -88,6 +97,8 @@ class Context:
         """The tool's environment minus anything holding the GitHub token."""
         secret = {self.cfg.github.token_env, "GITHUB_TOKEN", "GH_TOKEN"}
         env = {k: v for k, v in os.environ.items() if k not in secret}
-        if self.token:
-            env = {k: v for k, v in env.items() if v != self.token}
+        known = self._credentials.value if self._credentials is not None and \
+            self._credentials.kind == "token" else self.token
+        if known:
+            env = {k: v for k, v in env.items() if v != known}
         return env

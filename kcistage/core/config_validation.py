@@ -19,6 +19,7 @@ from kcistage.core.settings import (
     PERMISSIONS,
     Config,
     Drain,
+    GitHubApp,
     GitHubSettings,
     Notify,
     Repo,
@@ -35,10 +36,11 @@ class _Loader(ValueChecker):
     """The sections of the configuration, each checked key by key."""
 
     def github(self, raw: Any) -> GitHubSettings:
-        d = self.mapping(raw, "github", ("api_url", "token_env", "token_file", "bot",
-                                         "status_context"))
+        d = self.mapping(raw, "github", ("api_url", "token_env", "token_file", "app", "bot",
+                                         "public_url", "status_context"))
         g = GitHubSettings()
         token_file = d.get("token_file")
+        public_url = d.get("public_url")
         return GitHubSettings(
             # PyGithub appends paths to base_url: a trailing slash would double it.
             api_url=self.http_url(d.get("api_url", g.api_url), "github.api_url").rstrip("/"),
@@ -46,11 +48,22 @@ class _Loader(ValueChecker):
                                   "an environment variable name"),
             token_file=None if token_file is None
             else self.local_path(token_file, "github.token_file"),
+            app=None if d.get("app") is None else self.app(d["app"]),
             bot=self.string(d.get("bot", g.bot), "github.bot", LOGIN_RE,
                             "a GitHub login without @"),
+            # Anchors are appended to it: a trailing slash would double.
+            public_url=None if public_url is None
+            else self.http_url(public_url, "github.public_url").rstrip("/"),
             status_context=self.string(d.get("status_context", g.status_context),
                                        "github.status_context"),
         )
+
+    def app(self, raw: Any) -> GitHubApp:
+        d = self.mapping(raw, "github.app", ("id", "private_key_file"),
+                         required=("id", "private_key_file"))
+        return GitHubApp(id=self.integer(d["id"], "github.app.id", 1),
+                         private_key_file=self.local_path(d["private_key_file"],
+                                                          "github.app.private_key_file"))
 
     def schedule(self, raw: Any) -> Schedule:
         d = self.mapping(raw, "schedule", ("full_interval", "throttle", "settle", "max_restarts",

@@ -14,13 +14,23 @@ PERMISSIONS = ("write", "maintain", "admin")
 
 
 @dataclass(frozen=True)
+class GitHubApp:
+    """A GitHub App to act as (instead of a token): its id and private key file."""
+
+    id: int
+    private_key_file: Path
+
+
+@dataclass(frozen=True)
 class GitHubSettings:
     """How to reach GitHub and how the bot presents itself."""
 
     api_url: str = "https://api.github.com"
     token_env: str = "GITHUB_TOKEN"
     token_file: Path | None = None
+    app: GitHubApp | None = None  # wins over the token
     bot: str = "kcibot"
+    public_url: str | None = None  # the status page; commit statuses link to it
     status_context: str = "kcistage/staging"
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from kcistage.sandbox.github_data import StandInData, _Reply, _stamp, _user
+from kcistage.sandbox.standin_app import AppEndpoints
 
 _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     # {branch} may hold slashes (GitHub takes "feature/x" as is); every other part is one segment
@@ -34,11 +35,13 @@ _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
         ("POST", "/repos/{o}/{r}/issues/comments/{id}/reactions"),
         ("POST", "/repos/{o}/{r}/statuses/{sha}"),
         ("GET", "/repos/{o}/{r}/collaborators/{login}/permission"),
+        ("GET", "/app"), ("GET", "/repos/{o}/{r}/installation"),
+        ("POST", "/app/installations/{id}/access_tokens"),
     ]
 ]
 
 
-class FakeGitHub(StandInData):
+class FakeGitHub(StandInData, AppEndpoints):
     """The REST subset kcistage uses, with ETags, Link pagination, rate-limit headers and faults."""
 
     def __init__(self, token: str = "test-token", clock: Callable[[], datetime] | None = None,
@@ -50,6 +53,7 @@ class FakeGitHub(StandInData):
         self._faults: list[tuple[str, Any, str | None]] = []  # (kind, detail, only this verb)
         self.on_served: Callable[[dict[str, Any]], None] | None = None
         self._server: ThreadingHTTPServer | None = None
+        self._init_app()
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> str:
@@ -164,10 +168,10 @@ class FakeGitHub(StandInData):
             if fault[1] == 0:
                 return 0, {}, None
             return fault[1], {}, json.dumps({"message": "Server Error"}).encode()
-        auth = headers.get("authorization", "").split(" ", 1)
-        if len(auth) != 2 or auth[0].lower() not in ("token", "bearer") or auth[1] != self.token:
-            return 401, {}, json.dumps({"message": "Bad credentials"}).encode()
         with self._lock:
+            problem = self._authenticate(headers, entry["route"], path)
+            if problem:
+                return 401, {}, json.dumps({"message": problem}).encode()
             rate = self._rate_headers()
             if fault and fault[0] == "limit":
                 status, reset_in, retry_after = fault[1]
@@ -226,6 +230,8 @@ class FakeGitHub(StandInData):
 
     # -- routes (named after the route pattern) ---------------------------------------------
     def _get_user(self, full: str, query: dict[str, str], data: Any) -> tuple[int, Any, dict[str, str]]:
+        if self._actor != self.login:  # an App installation token is no user
+            raise _Reply(403, {"message": "Resource not accessible by integration"})
         return 200, _user(self.login), {}
 
     def _get_rate_limit(self, full: str, query: dict[str, str], data: Any) -> tuple[int, Any, dict[str, str]]:
@@ -280,7 +286,7 @@ class FakeGitHub(StandInData):
     def _post_repo_issues_n_comments(self, full: str, query: dict[str, str], data: Any,
                                      n: str) -> tuple[int, Any, dict[str, str]]:
         self._repo(full)
-        return 201, self._comment_json(self.add_comment(full, int(n), self.login, data["body"])), {}
+        return 201, self._comment_json(self.add_comment(full, int(n), self._actor, data["body"])), {}
 
     def _patch_repo_issues_comments_id(self, full: str, query: dict[str, str], data: Any,
                                    id: str) -> tuple[int, Any, dict[str, str]]:
@@ -294,12 +300,12 @@ class FakeGitHub(StandInData):
                                              id: str) -> tuple[int, Any, dict[str, str]]:
         if int(id) not in self._comments:
             raise _Reply(404, {"message": "Not Found"})
-        mine = (self.login, data.get("content", ""))
+        mine = (self._actor, data.get("content", ""))
         existing = self._reactions.setdefault(int(id), [])
         status = 200 if mine in existing else 201
         if status == 201:
             existing.append(mine)
-        return status, {"id": len(existing), "content": mine[1], "user": _user(self.login),
+        return status, {"id": len(existing), "content": mine[1], "user": _user(self._actor),
                         "created_at": _stamp(self.clock())}, {}
 
     def _post_repo_statuses_sha(self, full: str, query: dict[str, str], data: Any,
@@ -310,7 +316,7 @@ class FakeGitHub(StandInData):
             raise _Reply(422, {"message": "Validation Failed"})
         status = {"state": data["state"], "description": data.get("description"),
                   "context": data.get("context", "default"), "target_url": data.get("target_url"),
-                  "creator": _user(self.login), "created_at": _stamp(self.clock())}
+                  "creator": _user(self._actor), "created_at": _stamp(self.clock())}
         self.statuses.setdefault(sha, []).append(status)
         return 201, {"id": len(self.statuses[sha]), "url": f"{self.url}/repos/{full}/statuses/{sha}",
                      **status}, {}

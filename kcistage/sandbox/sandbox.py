@@ -22,6 +22,7 @@ from kcistage.app.context import Output
 from kcistage.app.engine import deploy_now, run, tick
 from kcistage.core.settings import Config
 from kcistage.core.state import State
+from kcistage.sandbox.git_http import GitHttpServer
 from kcistage.sandbox.github_standin import FakeGitHub
 from kcistage.sandbox.harmless_step import TOKEN
 from kcistage.sandbox.localrepo import LocalRepo
@@ -32,6 +33,21 @@ from kcistage.shell.config import load_config
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 OWNER = "kernelci"
 SECRET_FILE = "webhook-secret"  # serve.webhook_secret_file
+APP_ID, APP_SLUG, APP_INSTALLATION = 4242, "kci-staging", 77
+
+
+def write_app_key(path: Path) -> bytes:
+    """Write a new RSA private key (PEM, mode 600) for a sandbox GitHub App; return its public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    path.chmod(0o600)
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
 
 TREES: dict[str, dict[str, str]] = {
     "kernelci-core": {
@@ -115,8 +131,13 @@ class Sandbox:
     """Three bare repos, the GitHub stand-in and a KernelCI count API under `root`."""
 
     def __init__(self, root: Path, start: datetime = START, overrides: dict[str, Any] | None = None,
-                 trees: dict[str, dict[str, str]] | None = None) -> None:
+                 trees: dict[str, dict[str, str]] | None = None, git_http: bool = False,
+                 app: bool = False) -> None:
+        """`git_http`: serve the repos over authenticated smart HTTP (pushes need the token);
+        `app`: act as a GitHub App (id APP_ID, key in app.pem) instead of with the token."""
         self.root = Path(root)
+        self.git_http: GitHttpServer | None = None
+        self.use_git_http, self.use_app = git_http, app
         self.clock = Clock(start)
         self.hub = FakeGitHub(token=TOKEN, clock=self.clock)
         self.overrides = overrides or {}
@@ -148,11 +169,19 @@ class Sandbox:
         (self.root / "token").chmod(0o600)
         (self.root / SECRET_FILE).write_text(secrets.token_hex(16) + "\n")
         (self.root / SECRET_FILE).chmod(0o600)
+        if self.use_git_http:
+            self.git_http = GitHttpServer(self.root / "remotes", self.hub.valid_tokens)
+            self.git_http.start()
+        if self.use_app:
+            self.hub.register_app(APP_ID, APP_SLUG, write_app_key(self.root / "app.pem"))
+            self.hub.install_app(OWNER, APP_INSTALLATION)
         self.write_config()
 
     def stop(self) -> None:
         """Stop the servers (files stay under root)."""
         self.hub.stop()
+        if self.git_http is not None:
+            self.git_http.stop()
         if self._count is not None:
             self._count.shutdown()
             self._count.server_close()
@@ -170,12 +199,15 @@ class Sandbox:
                       "maintainers": ["a-wai"], "admins": ["nuclearcat"],
                       "skip_label": "staging-skip"},
             "repos": [{"name": name, "github": f"{OWNER}/{name}", "base": "main",
-                       "url": f"remotes/{name}.git", "staging_branch": "staging.kernelci.org",
+                       "url": self.git_http.repo_url(name) if self.git_http
+                       else f"remotes/{name}.git", "staging_branch": "staging.kernelci.org",
                        "push": True} for name in self.trees],
             "serve": {"listen": "127.0.0.1:8080", "webhook_secret_file": SECRET_FILE,
                       "poke_dir": "pokes"},
             "steps": sandbox_steps(self.records, f"http://127.0.0.1:{port}/latest/count"),
         }
+        if self.use_app:
+            data["github"]["app"] = {"id": APP_ID, "private_key_file": "app.pem"}
         for key, value in self.overrides.items():
             if isinstance(value, dict) and isinstance(data.get(key), dict):
                 data[key] = {**data[key], **value}

@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from kcistage.core import paths
 from kcistage.core.enums import Cause
 from kcistage.core.model import is_sha
 from kcistage.core.settings import Repo
 from kcistage.errors import KcistageError, ServiceError
+from kcistage.shell.git_credential import helper_command, token_fd
 
 # Network operations (fetch, ls-remote, push) may take a while on a first clone; local ones not.
 NETWORK_TIMEOUT = 1800.0
@@ -33,6 +37,9 @@ _HARDEN = ("-c", "core.hooksPath=/dev/null", "-c", "commit.gpgSign=false",
 _REF_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$")
 _REPO_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 _USERINFO = re.compile(r"://[^/@\s]+@")
+# How git says an http remote wanted a credential it did not get or did not take.
+_AUTH_REFUSED = ("Authentication failed", "could not read Username", "could not read Password",
+                 "error: 401")
 
 
 class GitError(KcistageError):
@@ -91,13 +98,28 @@ def _check_repo(repo: Repo) -> None:
         raise GitError(f"{repo.name}: no fetch url")
 
 
+def http_remote(url: str) -> tuple[str, str] | None:
+    """(protocol, host[:port]) of an http(s) remote, the only kind given a credential; else None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    return parts.scheme, host
+
+
 class Git:
     """Runs git for deployments in persistent checkouts under `workdir / "repos"`."""
 
-    def __init__(self, workdir: Path, hide_env: Sequence[str] = ()):
-        """`hide_env` names extra variables (e.g. the configured token_env) kept from git."""
+    def __init__(self, workdir: Path, hide_env: Sequence[str] = (),
+                 credential: Callable[[Repo], str] | None = None):
+        """`hide_env` names extra variables (e.g. the configured token_env) kept from git.
+
+        `credential(repo)` gives the token for an http(s) remote; git receives it through the
+        credential helper of kcistage.shell.git_credential, never in its arguments or environment.
+        SSH and local remotes get none (SSH uses the operator's deploy key)."""
         self.workdir = Path(workdir)
         self.hidden = set(HIDDEN_ENV) | set(hide_env)
+        self.credential = credential
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -113,20 +135,39 @@ class Git:
         return env
 
     def _run(self, args: Sequence[str], cwd: Path | None, *, input: str | None = None,
-             timeout: float = LOCAL_TIMEOUT) -> str:
-        """Run `git <args>` and return stdout; raise _Failed on a non-zero exit or timeout."""
-        try:
-            proc = subprocess.run(["git", *_HARDEN, *args], cwd=cwd, input=input,
-                                  capture_output=True, text=True, errors="replace",
-                                  env=self._env(), timeout=timeout, check=False,
-                                  stdin=None if input is not None else subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise _Failed(-1, f"git {args[0]} timed out after {timeout:.0f}s") from None
-        except OSError as exc:
-            raise GitError(f"cannot run git: {exc}") from None
+             timeout: float = LOCAL_TIMEOUT, remote: Repo | None = None) -> str:
+        """Run `git <args>` and return stdout; raise _Failed on a non-zero exit or timeout.
+
+        With `remote`, git may authenticate to that repo's http(s) url through the helper."""
+        with self._credential_args(remote) as (extra, fds):
+            try:
+                proc = subprocess.run(["git", *_HARDEN, *extra, *args], cwd=cwd, input=input,
+                                      capture_output=True, text=True, errors="replace",
+                                      env=self._env(), timeout=timeout, check=False,
+                                      stdin=None if input is not None else subprocess.DEVNULL,
+                                      pass_fds=fds)
+            except subprocess.TimeoutExpired:
+                raise _Failed(-1, f"git {args[0]} timed out after {timeout:.0f}s") from None
+            except OSError as exc:
+                raise GitError(f"cannot run git: {exc}") from None
         if proc.returncode != 0:
             raise _Failed(proc.returncode, proc.stderr)
         return proc.stdout
+
+    @contextmanager
+    def _credential_args(self, remote: Repo | None
+                         ) -> Iterator[tuple[tuple[str, ...], tuple[int, ...]]]:
+        """Config options and descriptors handing git the repo's token, for the command only.
+
+        The empty `credential.helper` first drops every helper from git's config files (one
+        like `store` would write the token to disk); git never prompts (GIT_TERMINAL_PROMPT=0)."""
+        reset = ("-c", "credential.helper=")
+        where = http_remote(remote.url) if remote is not None else None
+        if remote is None or where is None or self.credential is None:
+            yield reset, ()
+            return
+        with token_fd(self.credential(remote)) as fd:
+            yield (*reset, "-c", f"credential.helper={helper_command(fd, *where)}"), (fd,)
 
     def _local(self, repo: Repo, *args: str, input: str | None = None) -> str:
         """Run a local git command in the repo's checkout; GitError on failure."""
@@ -155,11 +196,18 @@ class Git:
     def _fetch(self, repo: Repo, refspecs: Sequence[str]) -> None:
         """One `git fetch` of `refspecs` from the repo's url; _Failed on failure."""
         self._run(["fetch", "-q", "--no-tags", "--no-write-fetch-head", "--", repo.url,
-                   *refspecs], self.checkout_dir(repo), timeout=NETWORK_TIMEOUT)
+                   *refspecs], self.checkout_dir(repo), timeout=NETWORK_TIMEOUT, remote=repo)
 
     def _service_error(self, repo: Repo, action: str, exc: _Failed) -> ServiceError:
         """A ServiceError naming the repo (never its url) with git's masked stderr tail."""
-        detail = _tail(exc.stderr.replace(repo.url, "<url>"))
+        where = http_remote(repo.url)
+        if where is not None and any(sign in exc.stderr for sign in _AUTH_REFUSED):
+            detail = (f"{where[1]} refused the credential (HTTP authentication): check the token "
+                      f"or the GitHub App installation and its access to {repo.github}")
+        elif where is not None and "error: 403" in exc.stderr:
+            detail = f"{where[1]} answered 403: the credential may not write to {repo.github}"
+        else:
+            detail = _tail(exc.stderr.replace(repo.url, "<url>"))
         return ServiceError(f"{repo.name}: git {action} failed: {detail}")
 
     # -- public -----------------------------------------------------------------------------
@@ -173,7 +221,8 @@ class Git:
         _check_repo(repo)
         ref = f"refs/heads/{repo.base}"
         try:
-            out = self._run(["ls-remote", "--", repo.url, ref], None, timeout=NETWORK_TIMEOUT)
+            out = self._run(["ls-remote", "--", repo.url, ref], None, timeout=NETWORK_TIMEOUT,
+                            remote=repo)
         except _Failed as exc:
             raise self._service_error(repo, "ls-remote", exc) from None
         for line in out.splitlines():
@@ -231,7 +280,7 @@ class Git:
             # (ls-remote also tells an unreachable remote from a missing ref).
             try:
                 listing = self._run(["ls-remote", "--", repo.url], None,
-                                    timeout=NETWORK_TIMEOUT)
+                                    timeout=NETWORK_TIMEOUT, remote=repo)
             except _Failed as exc:
                 raise self._service_error(repo, "ls-remote", exc) from None
             names = {line.partition("\t")[2] for line in listing.splitlines()}
@@ -288,6 +337,24 @@ class Git:
         out = self._local(repo, "diff", "--name-only", "-z", "--no-renames", old, new, "--")
         return sorted(name for name in out.split("\0") if name)
 
+    def can_push(self, repo: Repo) -> None:
+        """Prove the remote would take a push of the staging branch (`git push --dry-run`).
+
+        Works in a throw-away repository with one empty commit, so it never touches the
+        checkouts a running deployment uses; ServiceError (git's reason) if refused."""
+        _check_repo(repo)
+        with tempfile.TemporaryDirectory(prefix="kcistage-check-") as tmp:
+            scratch = Path(tmp)
+            self._run(["init", "-q"], scratch)
+            tree = self._run(["mktree"], scratch, input="").strip()
+            sha = self._run(["commit-tree", "-m", "kcistage check", tree], scratch).strip()
+            ref = f"refs/heads/{repo.staging_branch}"
+            try:
+                self._run(["push", "-q", "--dry-run", "--force", "--no-verify", "--", repo.url,
+                           f"+{sha}:{ref}"], scratch, timeout=NETWORK_TIMEOUT, remote=repo)
+            except _Failed as exc:
+                raise self._service_error(repo, "push --dry-run", exc) from None
+
     def push(self, repo: Repo) -> None:
         """Force-push the staging branch to the repo's url, only when `repo.push` is set."""
         if not repo.push:
@@ -296,6 +363,6 @@ class Git:
         ref = f"refs/heads/{repo.staging_branch}"
         try:
             self._run(["push", "-q", "--force", "--no-verify", "--", repo.url, f"+{ref}:{ref}"],
-                      self.checkout_dir(repo), timeout=NETWORK_TIMEOUT)
+                      self.checkout_dir(repo), timeout=NETWORK_TIMEOUT, remote=repo)
         except _Failed as exc:
             raise self._service_error(repo, "push", exc) from None

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-from github import Auth, Github
+from github import Github
 from github.Requester import Requester
 from urllib3.util.retry import Retry
 
@@ -28,6 +28,7 @@ from kcistage.core.settings import GitHubSettings, Repo
 from kcistage.core.trust import GITHUB_PERMISSIONS
 from kcistage.errors import AuthError, ConfigError, RateLimited, ServiceError
 from kcistage.shell import neterrors
+from kcistage.shell.credentials import Credentials, TokenCredentials
 
 MARKER = "<!-- kcistage"  # hidden in every comment the tool writes; such comments are never commands
 SEEN_MAX = 2000  # comment ids remembered (only recent ones can come back through `since`)
@@ -35,6 +36,7 @@ EDIT_LAG = timedelta(minutes=10)  # how late GitHub may list a new comment; olde
 PER_PAGE = 100
 MAX_PAGES = 50
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+_REPO_PATH = re.compile(r"/repos/([^/?#]+/[^/?#]+)")
 
 
 class _Lost(Exception):
@@ -75,12 +77,17 @@ def _next_link(headers: dict[str, Any]) -> str | None:
 class GitHub:
     """The GitHub client kcistage uses; `cache` is the state file's "github" section, kept in place."""
 
-    def __init__(self, settings: GitHubSettings, token: str, cache: dict[str, Any], clock: Callable[[], datetime],
-                 pace: float = 1.0, retries: int = 3, backoff: float = 0.5, timeout: float = 15.0):
+    def __init__(self, settings: GitHubSettings, token: str | Credentials, cache: dict[str, Any],
+                 clock: Callable[[], datetime], pace: float = 1.0, retries: int = 3,
+                 backoff: float = 0.5, timeout: float = 15.0):
+        """`token`: a token, or Credentials (an App) asked for each request's repository."""
         self.settings, self.cache, self.clock = settings, cache, clock
         self.pace, self.retries, self.backoff = pace, retries, backoff
+        self.credentials = TokenCredentials(token) if isinstance(token, str) else token
         self._api = settings.api_url.rstrip("/")
-        gh = Github(auth=Auth.Token(token), base_url=self._api, timeout=max(1, math.ceil(timeout)),
+        # No Auth object: _call sets the Authorization header of each request itself, so an App
+        # uses the installation token of the repository the request is about.
+        gh = Github(base_url=self._api, timeout=max(1, math.ceil(timeout)),
                     retry=None, seconds_between_requests=None, seconds_between_writes=None,
                     per_page=PER_PAGE)
         # Github() insists on whole seconds; its Requester takes any number (tests use 0.2 s).
@@ -214,7 +221,6 @@ class GitHub:
         start = parse_time(mark["start"])
         if mark.get("asked"):
             start = max(start, parse_time(mark["asked"]) - EDIT_LAG)
-        bot = self.settings.bot.lower()
         fresh: list[Comment] = []
         for item in items:
             cid = int(item["id"])
@@ -227,12 +233,21 @@ class GitHub:
             number = str(item.get("issue_url", "")).rsplit("/", 1)[-1]
             if (parse_time(item["created_at"]) < start or not number.isdigit()
                     or int(number) not in open_prs
-                    or author.lower() in (bot, f"{bot}[bot]") or MARKER in body):
+                    or self.is_own(author) or MARKER in body):
                 continue
             fresh.append(Comment(repo=repo.name, number=int(number), id=cid, author=author, body=body,
                                  created_at=format_time(parse_time(item["created_at"])),
                                  updated_at=format_time(parse_time(item["updated_at"]))))
         return fresh
+
+    def is_own(self, login: str) -> bool:
+        """Whether a login is the tool itself: the bot account, or the App's `<slug>[bot]`."""
+        bot = self.settings.bot.lower()
+        own = {bot, f"{bot}[bot]"}
+        app_login = self.credentials.bot_login()
+        if app_login:
+            own.add(app_login.lower())
+        return login.lower() in own
 
     @staticmethod
     def _remember(work: dict[str, Any], ids: list[int]) -> None:
@@ -407,6 +422,9 @@ class GitHub:
         raises _Lost, for the caller to find out what happened before trying again."""
         self._check_limited()
         headers = {"If-None-Match": etag} if etag else {}
+        about = _REPO_PATH.search(url)
+        headers["Authorization"] = "token " + self.credentials.token(about.group(1) if about
+                                                                      else None)
         if verb != "GET":
             wait = self._last_write + self.pace - time.monotonic()
             if wait > 0:
