@@ -54,7 +54,9 @@ def report(ctx: Context, pr: PrRecord, sha: str) -> None:
         state, text = reports.status(shown)
         said = reports.digest(f"{state}\n{text}")
         if written.get("status") != said and safe_notify(
-                ctx, lambda: ctx.gh.set_status(repo, sha, state, text),
+                ctx, lambda: ctx.gh.set_status(
+                    repo, sha, state, text,
+                    status_link(ctx.cfg.github.public_url, pr["repo"], pr["number"])),
                 f"set status on {where}@{sha[:7]}"):
             written["status"] = said
     body = reports.comment(sha, shown, (pr.get("notes") or {}).get(sha, []))
@@ -96,9 +98,11 @@ def statuses(ctx: Context, record: DeploymentRecord, result: str) -> None:
 
                     repo = ctx.cfg.repo(name)
 
+                    link = status_link(ctx.cfg.github.public_url, name, number)
+
                     def set_status(repo: Repo = repo, sha: str = sha, state: str = state,
-                                   text: str = text) -> None:
-                        ctx.gh.set_status(repo, sha, state, text)  # bound now, run later
+                                   text: str = text, link: str | None = link) -> None:
+                        ctx.gh.set_status(repo, sha, state, text, link)  # bound now, run later
 
                     safe_notify(ctx, set_status, f"set status on {name}#{number}@{sha[:7]}")
                 continue
@@ -135,6 +139,11 @@ def catch_up(ctx: Context) -> None:
                 pr["shown"][sha] = new
         for sha in list(pr.get("written") or {}):
             report(ctx, pr, sha)
+
+
+def status_link(public_url: str | None, repo: str, number: int) -> str | None:
+    """The status page anchor of a PR (`<public_url>/#<repo>-<number>`), when there is a page."""
+    return f"{public_url}/#{repo}-{int(number)}" if public_url else None
 
 
 def tell_exclusions(ctx: Context, exclusions: list[tuple[str, str, str]]) -> None:
