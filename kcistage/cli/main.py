@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kcistage import __version__
-from kcistage.cli import controls, demo, run, serve, status
+from kcistage.cli import check, controls, demo, run, serve, status
 from kcistage.core import paths
 from kcistage.errors import exit_code_of, one_line
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from kcistage.core.settings import Config
 
 # Each command module lists its click commands in COMMANDS; a new family is one more entry here.
-COMMAND_MODULES = (run, status, controls, demo, serve)
+COMMAND_MODULES = (run, status, controls, check, demo, serve)
 
 
 class Env:

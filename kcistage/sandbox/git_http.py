@@ -34,6 +34,7 @@ class GitHttpServer:
         self._tokens = tokens
         self.url = ""
         self.log: list[dict[str, Any]] = []  # {"method", "path", "status", "user"} per request
+        self.read_only: set[str] = set()  # repositories whose pushes are refused (403)
         self._backend = _backend()
         self._server: ThreadingHTTPServer | None = None
 
@@ -116,6 +117,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         entry["user"] = user
+        name = parts.path.strip("/").split("/")[0].removesuffix(".git")
+        if name in self.git.read_only and "git-receive-pack" in parts.path + parts.query:
+            entry["status"] = 403  # as GitHub answers a credential without write access
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                "GIT_PROJECT_ROOT": str(self.git.root), "GIT_HTTP_EXPORT_ALL": "1",
                "REQUEST_METHOD": self.command, "PATH_INFO": parts.path,

@@ -241,7 +241,10 @@ class FakeGitHub(StandInData, AppEndpoints):
         return 200, {"resources": {"core": core}, "rate": core}, {}
 
     def _get_repo(self, full: str, query: dict[str, str], data: Any) -> tuple[int, Any, dict[str, str]]:
-        return 200, self._repo_json(full), {}
+        found = self._repo_json(full)
+        if self._actor == self.login:  # what the token's user may do there
+            found["permissions"] = dict(self.token_permissions)
+        return 200, found, {}
 
     def _get_repo_branches_branch(self, full: str, query: dict[str, str], data: Any,
                                   branch: str) -> tuple[int, Any, dict[str, str]]:

@@ -36,6 +36,9 @@ class StandinApp:
     tokens: dict[str, tuple[int, datetime]] = field(default_factory=dict)  # token -> (iid, expiry)
     issued: list[str] = field(default_factory=list)  # every token, in order
     jwt_checks: int = 0
+    permissions: dict[str, str] = field(default_factory=lambda: {
+        "contents": "write", "issues": "write", "metadata": "read", "pull_requests": "write",
+        "statuses": "write"})
 
     @property
     def login(self) -> str:
@@ -67,9 +70,7 @@ class StandinApp:
         self.tokens[token] = (installation_id, expires)
         self.issued.append(token)
         return {"token": token, "expires_at": expires.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "permissions": {"contents": "write", "issues": "write", "metadata": "read",
-                                "pull_requests": "write", "statuses": "write"},
-                "repository_selection": "all"}
+                "permissions": dict(self.permissions), "repository_selection": "all"}
 
     def token_owner(self, token: str, full_name: str, now: datetime) -> str | None:
         """The bot login if `token` is a current installation token for this repository."""
@@ -92,8 +93,7 @@ class StandinApp:
                 "description": "", "external_url": "https://kernelci.org",
                 "html_url": f"https://github.com/apps/{self.slug}",
                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-                "permissions": {"contents": "write", "issues": "write", "metadata": "read",
-                                "pull_requests": "write", "statuses": "write"},
+                "permissions": dict(self.permissions),
                 "events": ["issue_comment", "pull_request"], "installations_count":
                 len(set(self.installations.values()))}
 
@@ -106,8 +106,7 @@ class StandinApp:
                 "repositories_url": f"{base_url}/installation/repositories",
                 "html_url": f"https://github.com/organizations/{owner}/settings/installations/"
                             f"{installation_id}",
-                "permissions": {"contents": "write", "issues": "write", "metadata": "read",
-                                "pull_requests": "write", "statuses": "write"},
+                "permissions": dict(self.permissions),
                 "events": ["issue_comment", "pull_request"], "repository_selection": "all",
                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
                 "single_file_name": None, "suspended_at": None, "suspended_by": None}

@@ -76,6 +76,7 @@ class AppCredentials:
             seconds_between_requests=None, seconds_between_writes=None)
         self._slug: str | None = None
         self._installations: dict[str, int] = {}  # "owner/name" -> installation id
+        self._permissions: dict[str, dict[str, str]] = {}  # "owner/name" -> installation's
         self._tokens: dict[int, tuple[str, datetime]] = {}  # installation id -> (token, expiry)
         self.renewals = 0  # installation tokens created (for tests and `check`)
 
@@ -116,7 +117,13 @@ class AppCredentials:
             found = self._ask(f"installation of the App on {full_name}",
                               lambda: self._integration.get_repo_installation(owner, name))
             self._installations[full_name] = int(found.id)  # type: ignore[attr-defined]
+            self._permissions[full_name] = dict(found.permissions or {})  # type: ignore[attr-defined]
         return self._installations[full_name]
+
+    def permissions(self, full_name: str) -> dict[str, str]:
+        """What the App's installation on a repository may do (e.g. {"contents": "write"})."""
+        self.installation(full_name)
+        return self._permissions[full_name]
 
     def token(self, full_name: str | None) -> str:
         """A current installation token for the repository, renewed `renew_before` its expiry."""

@@ -276,6 +276,23 @@ class GitHub:
         self.cache.setdefault("branches", {})[key] = {"etag": headers.get("etag"), "sha": sha}
         return sha
 
+    def whoami(self) -> str | None:
+        """The login the token acts as (GET /user); None for an App installation token."""
+        status, _, data = self._call("GET", "/user", "the token's user")
+        if status == 403 and self.credentials.kind == "app":
+            return None  # "Resource not accessible by integration": an App is no user
+        if status != 200 or not isinstance(data, dict):
+            raise self._unexpected(status, "the token's user", data)
+        return str(data.get("login") or "")
+
+    def repository(self, repo: Repo) -> dict[str, Any]:
+        """GET /repos/{o}/{r}: the repository as the credential sees it (with `permissions`)."""
+        what = f"repository {repo.github}"
+        status, _, data = self._call("GET", f"/repos/{repo.github}", what)
+        if status != 200 or not isinstance(data, dict):
+            raise self._unexpected(status, what, data, repo)
+        return data
+
     def permission(self, repo: Repo, login: str, ttl: timedelta = timedelta(hours=1)) -> str | None:
         """The login's role on the repo (admin/maintain/write/triage/read) or None; cached for ttl."""
         now = self.clock()

@@ -158,6 +158,20 @@ def _poll_count(drain: Drain) -> tuple[int | None, str]:
     return count, f"count {count}"
 
 
+def probe_count(drain: Drain, timeout: float = REQUEST_TIMEOUT) -> tuple[int | None, bool, str]:
+    """Ask a drain URL once (for `check`): (count or None, whether it answered, what it said)."""
+    try:
+        answer = requests.get(drain.url, params=list(drain.params), timeout=timeout)
+    except requests.RequestException as exc:
+        return None, False, f"unreachable ({neterrors.describe(exc)})"
+    if answer.status_code != 200:
+        return None, True, f"HTTP {answer.status_code}"
+    count = parse_count(answer.text)
+    if count is None:
+        return None, True, f"unparseable answer {answer.text[:80]!r}"
+    return count, True, f"count {count}"
+
+
 def _wait(seconds: float, check: Check) -> str | None:
     """Sleep in small slices, returning check()'s reason as soon as it has one."""
     wake = time.monotonic() + seconds

@@ -1,0 +1,219 @@
+"""`kcistage check`: prove a server setup works, one finding per part, without the state lock.
+
+Each finding says what was tried and what answered: the credential (a token's user, or the GitHub
+App and its installations' permissions), each repository on GitHub and through git (readable; the
+staging branch pushable, by `git push --dry-run`), each step's program, each drain URL, the state
+file and the workdir. Nothing is written: no state, no checkout, no GitHub write.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kcistage.core.settings import Config, Repo, Step
+from kcistage.errors import KcistageError, ServiceError
+from kcistage.shell import statefile
+from kcistage.shell.credentials import AppCredentials, TokenCredentials, open_credentials
+from kcistage.shell.git import Git, http_remote
+from kcistage.shell.github import GitHub
+from kcistage.shell.steps import probe_count
+
+# What the App's installation must allow (GitHub's permission names): statuses and comments on
+# PRs, reading them, and pushing the staging branch where `push` is set.
+APP_NEEDS = {"metadata": "read", "pull_requests": "read", "statuses": "write", "issues": "write"}
+APP_PUSH_NEEDS = {"contents": "write"}
+_LEVEL = {"read": 1, "write": 2, "admin": 3}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One checked part: ok (True), broken (False) or not checked (None), and what was seen."""
+
+    name: str
+    ok: bool | None
+    detail: str
+    service: bool = False  # broken only because a service did not answer (exit 3, not 2)
+
+
+def exit_status(findings: list[Finding]) -> int:
+    """0 when nothing is broken; 3 when only services were unreachable; else 2."""
+    broken = [f for f in findings if f.ok is False]
+    if not broken:
+        return 0
+    return 3 if all(f.service for f in broken) else 2
+
+
+def _failed(name: str, exc: KcistageError) -> Finding:
+    return Finding(name, False, str(exc), service=isinstance(exc, ServiceError))
+
+
+def run_checks(cfg: Config, clock: Callable[[], datetime], local: bool = False
+               ) -> Iterator[Finding]:
+    """Check every part of the setup in turn (the config is already loaded and valid)."""
+    yield Finding("config", True, f"{cfg.path}: {len(cfg.repos)} repos, {len(cfg.steps)} steps")
+    yield from _state(cfg, clock)
+    creds: TokenCredentials | AppCredentials | None = None
+    try:
+        creds = open_credentials(cfg, clock, timeout=5.0 if local else 15.0)
+    except KcistageError as exc:
+        yield _failed("credential", exc)
+    gh = None
+    if creds is not None:
+        gh = GitHub(cfg.github, creds, {}, clock, pace=0.0, retries=1,
+                    backoff=0.05 if local else 0.5, timeout=5.0 if local else 15.0)
+        identity = _identity(cfg, creds, gh)
+        yield identity
+        if identity.ok is False:
+            gh = None
+    git = Git(cfg.workdir, hide_env=(cfg.github.token_env,),
+              credential=None if creds is None else (lambda repo: creds.token(repo.github)))
+    for repo in cfg.repos:
+        yield from _repo(cfg, repo, creds, gh, git)
+    for step in cfg.steps:
+        yield _step(cfg, step)
+    if cfg.notify.on_failure:
+        yield _program("notify.on_failure", cfg.notify.on_failure[0], None)
+
+
+def _state(cfg: Config, clock: Callable[[], datetime]) -> Iterator[Finding]:
+    """The state file reads (without its lock) and the folders can be written."""
+    try:
+        state = statefile.load(cfg.state_file, clock(), readonly=True)
+    except KcistageError as exc:
+        yield _failed("state", exc)
+    else:
+        count = len(state.get("deployments", []))
+        yield Finding("state", True, f"{cfg.state_file}: {count} deployments" if count
+                      else f"{cfg.state_file}: none yet (the first tick creates it)")
+    for name, folder in (("state folder", cfg.state_file.parent), ("workdir", cfg.workdir)):
+        yield _writable(name, folder)
+
+
+def _writable(name: str, folder: Path) -> Finding:
+    """A folder that exists and is writable, or whose nearest existing parent is."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return Finding(name, False, f"{folder}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return Finding(name, False, f"{folder}: {probe} is not writable by this user")
+    return Finding(name, True, f"{folder}" + ("" if probe == folder else " (will be created)"))
+
+
+def _identity(cfg: Config, creds: TokenCredentials | AppCredentials, gh: GitHub) -> Finding:
+    """Who the credential is: the token's user (GET /user) or the App (GET /app)."""
+    try:
+        if isinstance(creds, AppCredentials):
+            slug = creds.slug()
+            return Finding("github", True, f"GitHub App {slug!r} (id {creds.app_id}) at "
+                           f"{cfg.github.api_url}; writes as {slug}[bot]")
+        login = gh.whoami()
+        return Finding("github", True, f"token of {login} at {cfg.github.api_url}")
+    except KcistageError as exc:
+        return _failed("github", exc)
+
+
+def _repo(cfg: Config, repo: Repo, creds: TokenCredentials | AppCredentials | None,
+          gh: GitHub | None, git: Git) -> Iterator[Finding]:
+    """A repository: on GitHub (and what the credential may do there), through git, pushable."""
+    name = repo.name
+    if gh is not None and creds is not None:
+        yield _repo_on_github(repo, creds, gh)
+    needs_credential = http_remote(repo.url) is not None
+    if needs_credential and creds is None:
+        yield Finding(f"{name} git", None, "not checked: no credential for its https url")
+        return
+    try:
+        head = git.remote_head(repo)
+        yield Finding(f"{name} git", True, f"{repo.base} at {head[:12]} (git ls-remote)")
+    except KcistageError as exc:
+        yield _failed(f"{name} git", exc)
+        return
+    if not repo.push:
+        yield Finding(f"{name} push", None, "push: false (the staging branch stays local)")
+        return
+    try:
+        git.can_push(repo)
+        yield Finding(f"{name} push", True,
+                      f"{repo.staging_branch} would be accepted (git push --dry-run)")
+    except KcistageError as exc:
+        yield _failed(f"{name} push", exc)
+
+
+def _repo_on_github(repo: Repo, creds: TokenCredentials | AppCredentials, gh: GitHub) -> Finding:
+    """GET /repos/{o}/{r}; the token's role, or the App installation's permissions."""
+    what = f"{repo.name} github"
+    try:
+        data = gh.repository(repo)
+        if isinstance(creds, AppCredentials):
+            granted = creds.permissions(repo.github)
+            needs = {**APP_NEEDS, **(APP_PUSH_NEEDS if repo.push else {})}
+            missing = [f"{k}: {v}" for k, v in needs.items()
+                       if _LEVEL.get(str(granted.get(k)), 0) < _LEVEL[v]]
+            if missing:
+                return Finding(what, False, f"{repo.github}: the App's installation lacks "
+                               f"{', '.join(missing)} (change it in the App's settings)")
+            return Finding(what, True, f"{repo.github}: installation {creds.installation(repo.github)}"
+                           f" allows {_describe(granted)}")
+        perms: dict[str, Any] = data.get("permissions") or {}
+        if perms and not perms.get("push"):
+            return Finding(what, False, f"{repo.github}: the token's user has no write access "
+                           "(commit statuses need it)")
+        role = next((r for r in ("admin", "maintain", "push", "triage", "pull") if perms.get(r)),
+                    "unknown")
+        return Finding(what, True, f"{repo.github}: readable, role {role}")
+    except KcistageError as exc:
+        return _failed(what, exc)
+
+
+def _describe(granted: dict[str, str]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in sorted(granted.items())) or "nothing"
+
+
+def _step(cfg: Config, step: Step) -> Finding:
+    """A run step's program is found; a drain step's URL answers a count."""
+    if step.drain is not None:
+        count, answered, said = probe_count(step.drain, timeout=5.0)
+        what = f"step {step.name}"
+        if count is not None:
+            return Finding(what, True, f"{step.drain.url} answers {count}")
+        return Finding(what, False, f"{step.drain.url}: {said}", service=not answered)
+    assert step.run is not None
+    cwd: Path | None = None
+    where = ""
+    if step.cwd is not None:
+        if "/" in step.cwd:
+            cwd = Path(step.cwd)
+            if not cwd.is_dir():
+                return Finding(f"step {step.name}", False, f"cwd {cwd} is not a folder")
+        else:
+            cwd = cfg.workdir / "repos" / step.cwd
+            where = step.cwd
+    return _program(f"step {step.name}", step.run[0], cwd, where)
+
+
+def _program(what: str, program: str, cwd: Path | None, checkout: str = "") -> Finding:
+    """argv[0] found: on PATH for a bare name, else a file that can be run."""
+    if "/" not in program:
+        found = shutil.which(program)
+        if found:
+            return Finding(what, True, f"{program} is {found}")
+        return Finding(what, False, f"{program}: not found on PATH ({os.environ.get('PATH', '')})")
+    path = Path(program)
+    if not path.is_absolute():
+        if cwd is None or not cwd.is_dir():
+            if checkout:
+                return Finding(what, None, f"{program}: in the {checkout} checkout, which the "
+                               "first deployment makes")
+            cwd = Path.cwd()
+        path = cwd / path
+    if path.is_file() and os.access(path, os.X_OK):
+        return Finding(what, True, f"{path} can be run")
+    return Finding(what, False, f"{path}: " + ("not executable" if path.exists() else "no such file"))
