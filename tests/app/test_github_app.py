@@ -145,3 +145,24 @@ def test_cli_tick_with_a_missing_key_exits_2_naming_the_key(box: Sandbox) -> Non
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+
+
+def test_refused_push_mid_deployment_exits_3_with_one_line_and_no_token(tmp_path: Path) -> None:
+    """The real CLI: the remote refuses the push (as GitHub does a token without write access)."""
+    with Sandbox(tmp_path / "sb", git_http=True) as box:
+        assert box.git_http is not None
+        box.git_http.read_only = {API}
+        box.open_pr(API, 5, "broonie", {"api/models.py": "MODELS = [5]\n"})
+        done = subprocess.run([sys.executable, "-m", "kcistage", "--config", str(box.config_path),
+                               "--now", box.clock().isoformat(), "deploy"],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 3, (done.stdout, done.stderr)
+        said = [x for x in (done.stdout + done.stderr).splitlines() if "git push failed" in x]
+        assert len(said) == 1, (done.stdout, done.stderr)
+        assert "kernelci-api: git push failed: 127.0.0.1:" in said[0] and "403" in said[0]
+        token = (box.root / "token").read_text().strip()
+        assert token not in done.stdout + done.stderr
+        record = box.state()["deployments"][-1]
+        assert record["result"] != "running"
+        assert _files_holding(box.root / "work", [token]) == []
+        assert _files_holding(box.root / "state", [token]) == []
