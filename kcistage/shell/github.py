@@ -241,12 +241,13 @@ class GitHub:
         return fresh
 
     def is_own(self, login: str) -> bool:
-        """Whether a login is the tool itself: the bot account, or the App's `<slug>[bot]`."""
+        """Whether a login is the tool itself: the bot account, the App's `<slug>[bot]` (GET /app),
+        or the author GitHub gave a comment the tool wrote."""
         bot = self.settings.bot.lower()
         own = {bot, f"{bot}[bot]"}
-        app_login = self.credentials.bot_login()
-        if app_login:
-            own.add(app_login.lower())
+        for known in (self.credentials.bot_login(), self.cache.get("login")):
+            if known:
+                own.add(str(known).lower())
         return login.lower() in own
 
     @staticmethod
@@ -403,9 +404,6 @@ class GitHub:
     def _find_own(self, repo: Repo, number: int, marker: str) -> tuple[int, str] | None:
         """(id, body) of the tool's own comment on a PR carrying `marker` (one listing), or None."""
         what = f"the comments of {repo.github}#{int(number)}"
-        mine = {self.settings.bot.lower(), f"{self.settings.bot.lower()}[bot]"}
-        if self.cache.get("login"):
-            mine.add(str(self.cache["login"]).lower())
         url: str | None = f"/repos/{repo.github}/issues/{int(number)}/comments"
         params: dict[str, Any] | None = {"per_page": PER_PAGE}
         for _ in range(MAX_PAGES):
@@ -415,10 +413,10 @@ class GitHub:
             if status != 200 or not isinstance(data, list):
                 raise self._unexpected(status, what, data)
             for item in data:
-                author = str((item.get("user") or {}).get("login") or "").lower()
+                author = str((item.get("user") or {}).get("login") or "")
                 body = item.get("body") or ""
                 # the author check: anyone can paste a marker, only our own comment is ours
-                if author in mine and marker in body:
+                if self.is_own(author) and marker in body:
                     return int(item["id"]), body
             url, params = _next_link(headers), None
         return None

@@ -166,3 +166,22 @@ def test_refused_push_mid_deployment_exits_3_with_one_line_and_no_token(tmp_path
         assert record["result"] != "running"
         assert _files_holding(box.root / "work", [token]) == []
         assert _files_holding(box.root / "state", [token]) == []
+
+
+def test_own_comment_found_by_marker_as_the_app_after_a_lost_state(box: Sandbox) -> None:
+    """A state that lost the comment id: the App finds its own marked comment, not an impostor's."""
+    repo = box.config().repo(API)
+    sha = box.open_pr(API, 5, "broonie", {"api/models.py": "MODELS = [5]\n"})
+
+    def client() -> GitHub:
+        creds = AppCredentials(box.hub.url, APP_ID, read_private_key(box.root / "app.pem"),
+                               box.clock)
+        return GitHub(box.config().github, creds, {}, box.clock, pace=0.0, backoff=0.01)
+
+    first = client().upsert_pr_comment(repo, 5, sha, "tested: partial", None)
+    marker = f"<!-- kcistage:sha={sha} -->"
+    box.comment(API, 5, "mallory", f"fake\n\n{marker}")  # anyone can paste the marker
+    again = client().upsert_pr_comment(repo, 5, sha, "tested: full", None)  # fresh cache
+    assert again == first
+    mine = [c for c in box.hub.comments(f"{OWNER}/{API}", 5) if c["user"]["login"] == BOT]
+    assert len(mine) == 1 and mine[0]["body"].startswith("tested: full")
