@@ -18,7 +18,12 @@ _MARK = {True: "ok  ", False: "FAIL", None: "--  "}
 @click.command()
 @click.pass_obj
 def check(env: Env) -> int:
-    """Check the setup: config, credential, repos (read, push), steps, drain URLs, folders."""
+    """Check a server setup: one line per part, nothing written.
+
+    Config, state and folders, the credential and who it is, each repository readable (GitHub
+    and git) and its staging branch pushable (git push --dry-run), each step's program, drain
+    URLs. Exit 0 when all pass, 3 when only a service is unreachable, else 2.
+    """
     from kcistage.app.check import Finding, exit_status, run_checks
 
     findings: list[Finding] = []
