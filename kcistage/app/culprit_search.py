@@ -8,7 +8,6 @@ evidence, the culprit it proves is excluded and told why, and a failure starts a
 from __future__ import annotations
 
 from kcistage.app.context import Context
-from kcistage.app.deploy import run_deployment
 from kcistage.app.notify import note_pr
 from kcistage.app.observe import pr_key
 from kcistage.core import culprit, messages
@@ -108,6 +107,8 @@ def _end(ctx: Context, search: Search, end: End) -> None:
 def deploy(ctx: Context, target: Target) -> DeploymentRecord:
     """Run the search's next deployment: a candidate (its steps cut after the failed one) or the
     target without the culprit (a whole cycle)."""
+    from kcistage.app.deploy import run_deployment  # the deployment machinery: only to deploy
+
     pending = search_deploy(ctx.state, observed_target(ctx.state))
     if pending is None:  # nothing pending after all: deploy what the rules decided, in full
         return run_deployment(ctx, Cycle.PARTIAL, Trigger.BISECT, target)

@@ -9,7 +9,7 @@ from typing import Any
 
 from kcistage.app import controls as operator_controls
 from kcistage.app.context import Context
-from kcistage.app.notify import note_pr, statuses
+from kcistage.app.notify import end_pending_statuses, note_pr, statuses
 from kcistage.app.observe import look, pr_key
 from kcistage.core import messages, rules
 from kcistage.core.enums import Cause, PrState
@@ -70,17 +70,6 @@ def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target,
         ctx.out.line(f"deployment {record['id']}: could not tell the PRs: {one_line(exc)}")
         ctx.deferred = ctx.deferred or exc
     return record
-
-
-def end_pending_statuses(ctx: Context, record: DeploymentRecord) -> None:
-    """End the pending commit statuses of an interrupted deployment, while GitHub answers."""
-    if record.get("statuses") != "pending" or ctx.dry_run:
-        return
-    try:  # only heads still pending change (a head that showed success keeps it)
-        statuses(ctx, record, "interrupted")
-        record["statuses"] = "resolved"
-    except Exception as error:  # GitHub does not answer: the next deployment's statuses will do
-        ctx.out.detail(f"deployment {record['id']}: pending statuses left: {one_line(error)}")
 
 
 def _close_on_error(ctx: Context, record: DeploymentRecord, exc: BaseException) -> None:

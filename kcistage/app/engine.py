@@ -13,16 +13,15 @@ from urllib.parse import urlparse
 from kcistage.app import controls as operator_controls
 from kcistage.app import culprit_search as search
 from kcistage.app.context import Context, Output
-from kcistage.app.deploy import end_pending_statuses, run_deployment
-from kcistage.app.notify import catch_up
+from kcistage.app.notify import catch_up, end_pending_statuses
 from kcistage.app.observe import Observation, look, note_observation
 from kcistage.core import controls, messages, rules
 from kcistage.core.history import facts, observed_target
 from kcistage.core.model import format_time, parse_time, target_prs
 from kcistage.core.settings import Config
+from kcistage.core.state import StepGroup
 from kcistage.errors import KcistageError
 from kcistage.shell import pokes, statefile
-from kcistage.shell.steps import boot_id, stop_orphan
 
 
 def recover(ctx: Context) -> bool:
@@ -39,12 +38,19 @@ def recover(ctx: Context) -> bool:
             ctx.out.line(f"deployment {record['id']} was left running by a dead process "
                          f"(pid {record.get('pid')}): marked interrupted")
             group = record.pop("step_group", None)
-            if group and group.get("boot") == boot_id() and stop_orphan(int(group["pgid"])):
+            if group and _stop_orphan(group):
                 ctx.out.line(f"deployment {record['id']}: stopped its orphaned step "
                              f"(process group {group['pgid']})")
             end_pending_statuses(ctx, record)
             changed = True
     return changed
+
+
+def _stop_orphan(group: StepGroup) -> bool:
+    """Stop the step process group a killed run left behind, if it is of this boot."""
+    from kcistage.shell.steps import boot_id, stop_orphan  # (the step runner: not on idle ticks)
+
+    return group.get("boot") == boot_id() and stop_orphan(int(group["pgid"]))
 
 
 def _look(ctx: Context) -> Observation:
@@ -107,6 +113,8 @@ def _deploy(ctx: Context, decision: rules.Decision, prefix: str) -> int:
     if decision.trigger == "bisect":
         record = search.deploy(ctx, target)
     else:
+        from kcistage.app.deploy import run_deployment  # the deployment machinery: only here
+
         record = run_deployment(ctx, cycle, decision.trigger or "manual", target)
     ran = sum(1 for s in record["steps"] if s["result"] != "skipped")
     skipped = len(record["steps"]) - ran

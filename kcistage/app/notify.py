@@ -16,7 +16,7 @@ from kcistage.core import messages, reports
 from kcistage.core.enums import DeployResult
 from kcistage.core.settings import Repo
 from kcistage.core.state import DeploymentRecord, PrRecord, Written
-from kcistage.errors import ServiceError
+from kcistage.errors import ServiceError, one_line
 
 
 def safe_notify(ctx: Context, action: Callable[[], Any], what: str) -> bool:
@@ -152,3 +152,14 @@ def tell_exclusions(ctx: Context, exclusions: list[tuple[str, str, str]]) -> Non
         pr = ctx.state["prs"].get(key)
         if pr is not None:
             note_pr(ctx, pr, sha, messages.exclusion_note(reason))
+
+
+def end_pending_statuses(ctx: Context, record: DeploymentRecord) -> None:
+    """End the pending commit statuses of an interrupted deployment, while GitHub answers."""
+    if record.get("statuses") != "pending" or ctx.dry_run:
+        return
+    try:  # only heads still pending change (a head that showed success keeps it)
+        statuses(ctx, record, "interrupted")
+        record["statuses"] = "resolved"
+    except Exception as error:  # GitHub does not answer: the next deployment's statuses will do
+        ctx.out.detail(f"deployment {record['id']}: pending statuses left: {one_line(error)}")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from kcistage.core.settings import Step
+
+if TYPE_CHECKING:
+    import pathspec
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class Plan:
 @lru_cache(maxsize=256)
 def _spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
     """The compiled gitignore-style spec of a pattern list (`**` spans folders)."""
+    import pathspec  # only a deployment compares changed files: an idle tick never loads it
+
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 

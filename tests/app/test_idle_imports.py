@@ -1,0 +1,46 @@
+"""A tick that does not deploy does not load the deployment machinery (the step runner, git,
+the path filters' pathspec); a deployment does. Checked in a real process against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kcistage.sandbox.sandbox import Sandbox
+
+DEPLOYMENT_MACHINERY = ("kcistage.app.deploy", "kcistage.shell.steps", "kcistage.shell.git",
+                        "pathspec")
+PROBE = ("import json, sys\n"
+         "from kcistage.cli.main import main\n"
+         "try:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n    code = exc.code\n"
+         f"print(json.dumps({{'code': code, 'loaded': [m for m in {DEPLOYMENT_MACHINERY!r} "
+         "if m in sys.modules]}))\n")
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Sandbox]:
+    with Sandbox(tmp_path / "sb") as sandbox:
+        yield sandbox
+
+
+def run(box: Sandbox, *args: str) -> dict:
+    argv = [sys.executable, "-c", PROBE, "--config", str(box.config_path),
+            "--now", box.clock().isoformat(), *args]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=box.root, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_an_idle_tick_loads_no_deployment_machinery(box: Sandbox) -> None:
+    assert box.deploy(full=True).code == 0
+    box.advance(5)
+    idle = run(box, "tick")
+    assert idle == {"code": 0, "loaded": []}
+    # the check sees them when they are used: deploying a change loads them all
+    box.open_pr("kernelci-api", 4, "broonie", {"api/main.py": "app = 'v1'\n"})
+    assert run(box, "deploy") == {"code": 0, "loaded": list(DEPLOYMENT_MACHINERY)}
