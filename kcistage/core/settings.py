@@ -1,4 +1,4 @@
-"""Typed, immutable configuration values (pure data; config.py loads and validates them)."""
+"""Typed, immutable configuration values (pure data; config_validation.py builds them from YAML)."""
 
 from __future__ import annotations
 
