@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from kcistage.app.status_document import render_json as render_json  # noqa: F401 (re-exported)
 from kcistage.app.status_document import spec_document as spec_document  # noqa: F401
 from kcistage.core import paths
-from kcistage.core.durations import human
+from kcistage.core.display import duration, minute, parse_time_lenient, printable, seconds_between
 from kcistage.errors import KcistageError
 
 _RESULT_STYLE = {"success": "green", "failed": "bold red", "interrupted": "yellow",
@@ -26,44 +25,20 @@ _TITLE_MAX = 60
 
 def clean(value: Any) -> str:
     """Text safe for a terminal: control and format characters shown as escapes, never emitted."""
-    text = "" if value is None else str(value)
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else
-                   (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
-                   for ch in text)
-
-
-def _parse(text: Any) -> datetime | None:
-    """An aware datetime from an ISO string, or None when absent or malformed."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return printable(value)
 
 
 def fmt_time(text: Any) -> str:
     """`YYYY-MM-DD HH:MM UTC` for an ISO time ("-" when absent, the raw text when malformed)."""
-    value = _parse(text)
+    value = parse_time_lenient(text)
     if value is None:
         return clean(text) if text else "-"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return minute(value)
 
 
 def fmt_duration(seconds: float | int | None, precise: bool = False) -> str:
     """A duration as durations.human writes it; `-` when there is none."""
-    if seconds is None or isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        return "-"
-    return human(seconds, precise)
-
-
-def _between(start: Any, end: Any) -> float | None:
-    """Seconds from one ISO time to another (None if either is missing)."""
-    a, b = _parse(start), _parse(end)
-    return (b - a).total_seconds() if a and b else None
+    return duration(seconds, precise)
 
 
 def _elapsed(doc: dict[str, Any]) -> float | None:
@@ -72,13 +47,13 @@ def _elapsed(doc: dict[str, Any]) -> float | None:
     elapsed = running.get("elapsed")
     if isinstance(elapsed, (int, float)):
         return float(elapsed)
-    return _between(running.get("started"), doc.get("generated"))
+    return seconds_between(running.get("started"), doc.get("generated"))
 
 
 def _duration(dep: dict[str, Any], doc: dict[str, Any]) -> str:
     """A deployment's duration; a running one counts up to when the document was made."""
     end = dep.get("finished") or (doc.get("generated") if dep.get("result") == "running" else None)
-    return fmt_duration(_between(dep.get("started"), end))
+    return fmt_duration(seconds_between(dep.get("started"), end))
 
 
 def _steps_summary(dep: dict[str, Any]) -> str:

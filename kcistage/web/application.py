@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from kcistage.app.status_document import render_json, status_document
+from kcistage.core.display import parse_time_lenient as parse
 from kcistage.core.history import last_success
 from kcistage.core.settings import Config
 from kcistage.core.state import State
 from kcistage.errors import ConfigError, KcistageError
 from kcistage.shell import statefile
 from kcistage.web import metrics, page
-from kcistage.web.html_text import parse
 from kcistage.web.webhook import Receiver
 
 HEALTHY_POLL_AGE = timedelta(minutes=5)

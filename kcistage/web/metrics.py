@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from kcistage.web.html_text import parse
+from kcistage.core.display import parse_time_lenient as parse
 
 CYCLES = ("partial", "full")
 RESULTS = ("success", "failed", "interrupted")

@@ -11,8 +11,9 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kcistage.core.display import duration, seconds_between
 from kcistage.web import timeline
-from kcistage.web.html_text import duration, esc, seconds_between, when
+from kcistage.web.html_text import esc, when
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:75em;padding:0 1em;color:#222}

@@ -11,7 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kcistage.web.html_text import duration, esc, seconds_between, when
+from kcistage.core.display import duration, seconds_between
+from kcistage.web.html_text import esc, when
 
 SHOWN = 60
 COLOURS = {"success": "#2e7d32", "failed": "#c62828", "interrupted": "#ef6c00",
