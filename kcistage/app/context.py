@@ -6,11 +6,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kcistage.core.settings import Config, Repo
 from kcistage.core.state import State
 from kcistage.shell import statefile
+
+if TYPE_CHECKING:  # imported on first use at run time: a status or idle tick never needs git
+    from kcistage.shell.git import Git
+    from kcistage.shell.github import GitHub
 
 
 @dataclass
@@ -44,8 +48,8 @@ class Context:
     stop_reason: str | None = None  # set by the SIGTERM handler
     deferred: Exception | None = None  # an error to end the run with once its work is saved
     controls: dict[str, Any] | None = None  # the operator controls as the last look read them
-    _gh: Any = None
-    _git: Any = None
+    _gh: GitHub | None = None
+    _git: Git | None = None
     _credentials: Any = None
 
     @property
@@ -59,7 +63,7 @@ class Context:
         return self._credentials
 
     @property
-    def gh(self) -> Any:
+    def gh(self) -> GitHub:
         """The GitHub client, made on first use."""
         if self._gh is None:
             from kcistage.shell.github import GitHub
@@ -71,7 +75,7 @@ class Context:
         return self._gh
 
     @property
-    def git(self) -> Any:
+    def git(self) -> Git:
         """The git layer working under workdir; http(s) remotes get the GitHub credential."""
         if self._git is None:
             from kcistage.shell.git import Git
