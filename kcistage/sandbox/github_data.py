@@ -25,12 +25,30 @@ def _stamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_EPOCH_STAMP = "2020-01-01T00:00:00Z"  # when every stand-in repository was "created"
+
+
 def _user(login: str | None) -> dict[str, Any] | None:
     """A user object; None (JSON null) for a deleted account, as GitHub's schema allows."""
     if login is None:
         return None
-    return {"login": login, "id": abs(hash(login)) % 10**7, "type": "User",
-            "url": f"/users/{login}", "html_url": f"https://github.com/{login}"}
+    uid = abs(hash(login)) % 10**7
+    url = f"/users/{login}"
+    return {"login": login, "id": uid, "node_id": f"U_{uid}", "type": "User", "site_admin": False,
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4", "gravatar_id": "",
+            "url": url, "html_url": f"https://github.com/{login}",
+            **{f"{name}_url": f"{url}/{name}" for name in _USER_LINKS}}
+
+
+# The link fields GitHub's schemas require on users and repositories (values: API addresses).
+_USER_LINKS = ("events", "followers", "following", "gists", "organizations", "received_events",
+               "repos", "starred", "subscriptions")
+_REPO_LINKS = ("archive", "assignees", "blobs", "branches", "collaborators", "comments", "commits",
+               "compare", "contents", "contributors", "deployments", "downloads", "events", "forks",
+               "git_commits", "git_refs", "git_tags", "hooks", "issue_comment", "issue_events",
+               "issues", "keys", "labels", "languages", "merges", "milestones", "notifications",
+               "pulls", "releases", "stargazers", "statuses", "subscribers", "subscription", "tags",
+               "teams", "trees")
 
 
 class StandInData:
@@ -143,12 +161,29 @@ class StandInData:
             "id": pr["number"] + 10**6, "node_id": f"PR_{pr['number']}", "number": pr["number"],
             "state": pr["state"], "locked": False, "title": pr["title"], "body": "",
             "user": _user(pr["author"]), "draft": pr["draft"], "author_association": "CONTRIBUTOR",
-            "labels": [{"id": i + 1, "name": name, "color": "ededed", "default": False}
+            "labels": [{"id": i + 1, "node_id": f"LA_{i + 1}", "name": name, "color": "ededed",
+                        "default": False, "description": "",
+                        "url": f"{base_url}/labels/{quote(name)}"}
                        for i, name in enumerate(pr["labels"])],
+            "assignee": None, "assignees": [], "requested_reviewers": [], "requested_teams": [],
+            "milestone": None, "auto_merge": None, "active_lock_reason": None,
+            "commits_url": f"{base_url}/pulls/{pr['number']}/commits",
+            "review_comments_url": f"{base_url}/pulls/{pr['number']}/comments",
+            "review_comment_url": f"{base_url}/pulls/comments{{/number}}",
+            "diff_url": f"{html}.diff", "patch_url": f"{html}.patch",
+            "_links": {rel: {"href": href} for rel, href in (
+                ("self", f"{base_url}/pulls/{pr['number']}"), ("html", html),
+                ("issue", f"{base_url}/issues/{pr['number']}"),
+                ("comments", f"{base_url}/issues/{pr['number']}/comments"),
+                ("review_comments", f"{base_url}/pulls/{pr['number']}/comments"),
+                ("review_comment", f"{base_url}/pulls/comments{{/number}}"),
+                ("commits", f"{base_url}/pulls/{pr['number']}/commits"),
+                ("statuses", f"{base_url}/statuses/{pr['sha']}"))},
             "head": {"ref": pr["ref"], "sha": pr["sha"], "label": f"{pr['author'] or 'ghost'}:{pr['ref']}",
                      "user": _user(pr["author"]), "repo": repo},
             "base": {"ref": pr["base"], "sha": self.branch_head(full, pr["base"]) or "0" * 40,
-                     "label": f"{full.split('/')[0]}:{pr['base']}", "repo": repo},
+                     "label": f"{full.split('/')[0]}:{pr['base']}", "repo": repo,
+                     "user": _user(full.split("/")[0])},
             "created_at": pr["created_at"], "updated_at": pr["updated_at"],
             "closed_at": None, "merged_at": None, "merge_commit_sha": None,
             "url": f"{base_url}/pulls/{pr['number']}", "html_url": html,
@@ -159,9 +194,21 @@ class StandInData:
 
     def _repo_json(self, full: str) -> dict[str, Any]:
         owner, name = full.split("/", 1)
-        return {"id": abs(hash(full)) % 10**7, "name": name, "full_name": full, "private": False,
-                "owner": _user(owner), "default_branch": self._repo(full)["default_branch"],
-                "url": f"{self.url}/repos/{full}", "html_url": f"https://github.com/{full}"}
+        url, rid = f"{self.url}/repos/{full}", abs(hash(full)) % 10**7
+        return {"id": rid, "node_id": f"R_{rid}", "name": name, "full_name": full,
+                "private": False, "visibility": "public", "owner": _user(owner),
+                "default_branch": self._repo(full)["default_branch"], "url": url,
+                "html_url": f"https://github.com/{full}", "description": None, "fork": False,
+                "clone_url": f"https://github.com/{full}.git", "git_url": f"git://github.com/{full}.git",
+                "ssh_url": f"git@github.com:{full}.git", "svn_url": f"https://github.com/{full}",
+                "mirror_url": None, "homepage": None, "language": None, "license": None,
+                "has_issues": True, "has_projects": False, "has_wiki": False, "has_pages": False,
+                "has_discussions": False, "has_downloads": False, "archived": False, "disabled": False,
+                "forks": 0, "forks_count": 0, "open_issues": 0, "open_issues_count": 0,
+                "stargazers_count": 0, "watchers": 0, "watchers_count": 0, "size": 0,
+                "network_count": 0, "subscribers_count": 0, "pushed_at": _EPOCH_STAMP,
+                "created_at": _EPOCH_STAMP, "updated_at": _EPOCH_STAMP,
+                **{f"{name}_url": f"{url}/{name}" for name in _REPO_LINKS}}
 
     def _comment_json(self, cid: int) -> dict[str, Any]:
         c = self._comments[cid]

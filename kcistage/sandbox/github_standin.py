@@ -232,13 +232,19 @@ class FakeGitHub(StandInData, AppEndpoints):
     def _get_user(self, full: str, query: dict[str, str], data: Any) -> tuple[int, Any, dict[str, str]]:
         if self._actor != self.login:  # an App installation token is no user
             raise _Reply(403, {"message": "Resource not accessible by integration"})
-        return 200, _user(self.login), {}
+        profile = {"name": None, "company": None, "blog": "", "location": None, "email": None,
+                   "hireable": None, "bio": None, "public_repos": 0, "public_gists": 0,
+                   "followers": 0, "following": 0, "created_at": "2020-01-01T00:00:00Z",
+                   "updated_at": "2020-01-01T00:00:00Z"}
+        return 200, {**(_user(self.login) or {}), **profile}, {}
 
     def _get_rate_limit(self, full: str, query: dict[str, str], data: Any) -> tuple[int, Any, dict[str, str]]:
         core = {"limit": self.rate_limit, "used": self._used,
                 "remaining": self.rate_limit - self._used,
                 "reset": int(self.clock().timestamp()) + 3600}
-        return 200, {"resources": {"core": core}, "rate": core}, {}
+        search = {"limit": 30, "used": 0, "remaining": 30,
+                  "reset": int(self.clock().timestamp()) + 60}
+        return 200, {"resources": {"core": core, "search": search}, "rate": core}, {}
 
     def _get_repo(self, full: str, query: dict[str, str], data: Any) -> tuple[int, Any, dict[str, str]]:
         found = self._repo_json(full)
@@ -267,7 +273,14 @@ class FakeGitHub(StandInData, AppEndpoints):
         pr = self._repo(full)["prs"].get(int(n))
         if pr is None:
             raise _Reply(404, {"message": "Not Found"})
-        return 200, self._pr_json(full, pr), {}
+        counts = {"comments": sum(1 for c in self._comments.values()
+                                  if c["repo"] == full and c["number"] == pr["number"]),
+                  "commits": 1, "additions": 0, "deletions": 0, "changed_files": 0,
+                  "review_comments": 0}
+        # GitHub computes mergeability in the background: null until it has, as here
+        return 200, {**self._pr_json(full, pr), **counts, "mergeable": None,
+                     "mergeable_state": "unknown", "merged": False, "merged_by": None,
+                     "maintainer_can_modify": False, "rebaseable": None}, {}
 
     def _get_repo_issues_comments(self, full: str, query: dict[str, str],
                                 data: Any) -> tuple[int, Any, dict[str, str]]:
@@ -308,7 +321,8 @@ class FakeGitHub(StandInData, AppEndpoints):
         status = 200 if mine in existing else 201
         if status == 201:
             existing.append(mine)
-        return status, {"id": len(existing), "content": mine[1], "user": _user(self._actor),
+        return status, {"id": len(existing), "node_id": f"REA_{id}_{len(existing)}",
+                        "content": mine[1], "user": _user(self._actor),
                         "created_at": _stamp(self.clock())}, {}
 
     def _post_repo_statuses_sha(self, full: str, query: dict[str, str], data: Any,
@@ -319,17 +333,24 @@ class FakeGitHub(StandInData, AppEndpoints):
             raise _Reply(422, {"message": "Validation Failed"})
         status = {"state": data["state"], "description": data.get("description"),
                   "context": data.get("context", "default"), "target_url": data.get("target_url"),
-                  "creator": _user(self._actor), "created_at": _stamp(self.clock())}
+                  "creator": _user(self._actor), "created_at": _stamp(self.clock()),
+                  "updated_at": _stamp(self.clock())}
         self.statuses.setdefault(sha, []).append(status)
-        return 201, {"id": len(self.statuses[sha]), "url": f"{self.url}/repos/{full}/statuses/{sha}",
-                     **status}, {}
+        number = len(self.statuses[sha])
+        return 201, {"id": number, "node_id": f"SC_{sha[:8]}_{number}",
+                     "url": f"{self.url}/repos/{full}/statuses/{sha}",
+                     "avatar_url": (_user(self._actor) or {}).get("avatar_url"), **status}, {}
 
     def _get_repo_collaborators_login_permission(self, full: str, query: dict[str, str], data: Any,
                                                login: str) -> tuple[int, Any, dict[str, str]]:
         perm = self._repo(full)["perms"].get(login.lower())
         if perm is None:
             raise _Reply(404, {"message": f"{login} is not a user"})
-        return 200, {"permission": perm[1], "role_name": perm[2], "user": _user(perm[0])}, {}
+        user = {**(_user(perm[0]) or {}), "role_name": perm[2],
+                "permissions": {"admin": perm[1] == "admin", "maintain": perm[2] == "maintain",
+                                "push": perm[1] in ("admin", "write"),
+                                "triage": perm[2] != "read", "pull": True}}
+        return 200, {"permission": perm[1], "role_name": perm[2], "user": user}, {}
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,93 @@
+"""The GitHub stand-in against GitHub's official OpenAPI description (@octokit/openapi).
+
+Every route the stand-in serves must exist in the description, and each answer it gives must
+carry the fields the description requires, with nulls only where it allows them. The
+description is installed by npm into tests/contract (.ci/run does it); without it this fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from kcistage.sandbox.github_standin import _ROUTES, FakeGitHub
+from tests.contract import openapi_check as oapi
+
+AUTH = {"Authorization": "token test-token"}
+REPO = "kernelci/api"
+SHA = "a" * 40
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    return oapi.load()
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as fake:
+        fake.add_repo(REPO)
+        fake.add_pr(REPO, 1, "alice", SHA, labels=["staging-skip"])
+        fake.add_comment(REPO, 1, "bob", "@kcibot deploy")
+        fake.set_permission(REPO, "bob", "maintain")
+        yield fake
+
+
+def test_every_route_exists_in_the_description(spec: dict[str, Any]) -> None:
+    missing = [f"{verb} {name}" for verb, name, _ in _ROUTES
+               if oapi.operation(spec, verb, name) is None]
+    assert missing == []
+
+
+def calls(hub: FakeGitHub) -> list[tuple[str, str, str, dict[str, Any] | None]]:
+    """(verb, route, concrete path, body): one call per route of the stand-in."""
+    comment = hub.comments(REPO, 1)[0]["id"]
+    return [
+        ("GET", "/user", "/user", None),
+        ("GET", "/rate_limit", "/rate_limit", None),
+        ("GET", "/repos/{o}/{r}", f"/repos/{REPO}", None),
+        ("GET", "/repos/{o}/{r}/branches/{branch}", f"/repos/{REPO}/branches/main", None),
+        ("GET", "/repos/{o}/{r}/pulls", f"/repos/{REPO}/pulls", None),
+        ("GET", "/repos/{o}/{r}/pulls/{n}", f"/repos/{REPO}/pulls/1", None),
+        ("GET", "/repos/{o}/{r}/issues/comments", f"/repos/{REPO}/issues/comments", None),
+        ("GET", "/repos/{o}/{r}/issues/{n}/comments", f"/repos/{REPO}/issues/1/comments", None),
+        ("POST", "/repos/{o}/{r}/issues/{n}/comments", f"/repos/{REPO}/issues/1/comments",
+         {"body": "hello"}),
+        ("PATCH", "/repos/{o}/{r}/issues/comments/{id}", f"/repos/{REPO}/issues/comments/{comment}",
+         {"body": "edited"}),
+        ("POST", "/repos/{o}/{r}/issues/comments/{id}/reactions",
+         f"/repos/{REPO}/issues/comments/{comment}/reactions", {"content": "eyes"}),
+        ("POST", "/repos/{o}/{r}/statuses/{sha}", f"/repos/{REPO}/statuses/{SHA}",
+         {"state": "success", "description": "ok", "context": "kcistage/staging"}),
+        ("GET", "/repos/{o}/{r}/collaborators/{login}/permission",
+         f"/repos/{REPO}/collaborators/bob/permission", None),
+    ]
+
+
+def test_every_answer_has_the_required_fields_and_allowed_nulls(spec: dict[str, Any],
+                                                               hub: FakeGitHub) -> None:
+    served = {f"{verb} {name}" for verb, name, _ in _ROUTES}
+    checked = set()
+    found: list[str] = []
+    for verb, route, path, body in calls(hub):
+        answer = requests.request(verb, hub.url + path, json=body, headers=AUTH, timeout=5)
+        op = oapi.operation(spec, verb, route)
+        assert op is not None, route
+        schema = oapi.response_schema(op, answer.status_code)
+        if schema is not None:
+            found += [f"{verb} {route}: {p}" for p in oapi.problems(answer.json(), schema)]
+        checked.add(f"{verb} {route}")
+    assert checked == served  # no route left unchecked
+    assert found == []
+
+
+def test_the_checker_catches_a_missing_field_and_a_bad_null(spec: dict[str, Any]) -> None:
+    op = oapi.operation(spec, "GET", "/repos/{o}/{r}/branches/{branch}")
+    assert op is not None
+    schema = oapi.response_schema(op, 200)
+    assert schema is not None
+    found = oapi.problems({"name": None, "commit": {}}, schema)
+    assert "$.name: null not allowed" in found and "$._links: required, missing" in found
