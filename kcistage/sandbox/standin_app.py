@@ -17,7 +17,7 @@ from typing import Any
 
 import jwt
 
-from kcistage.sandbox.github_data import _Reply
+from kcistage.sandbox.github_data import _Reply, _user
 
 # Routes only an App JWT may call.
 APP_ROUTES = ("GET /app", "GET /repos/{o}/{r}/installation",
@@ -89,7 +89,7 @@ class StandinApp:
         """GET /app."""
         return {"id": self.app_id, "slug": self.slug, "node_id": f"A_{self.app_id}",
                 "name": self.slug.replace("-", " ").title(),
-                "owner": {"login": "kernelci", "id": 1, "type": "Organization"},
+                "owner": {**(_user("kernelci") or {}), "type": "Organization"},
                 "description": "", "external_url": "https://kernelci.org",
                 "html_url": f"https://github.com/apps/{self.slug}",
                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
@@ -101,7 +101,7 @@ class StandinApp:
         """GET /repos/{o}/{r}/installation."""
         return {"id": installation_id, "app_id": self.app_id, "app_slug": self.slug,
                 "target_type": "Organization", "target_id": 1,
-                "account": {"login": owner, "id": 1, "type": "Organization"},
+                "account": {**(_user(owner) or {}), "type": "Organization"},
                 "access_tokens_url": f"{base_url}/app/installations/{installation_id}/access_tokens",
                 "repositories_url": f"{base_url}/installation/repositories",
                 "html_url": f"https://github.com/organizations/{owner}/settings/installations/"

@@ -7,13 +7,16 @@ description is installed by npm into tests/contract (.ci/run does it); without i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import jwt
 import pytest
 import requests
 
 from kcistage.sandbox.github_standin import _ROUTES, FakeGitHub
+from kcistage.sandbox.sandbox import APP_ID, write_app_key
 from tests.contract import openapi_check as oapi
 
 AUTH = {"Authorization": "token test-token"}
@@ -27,13 +30,24 @@ def spec() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def hub() -> Iterator[FakeGitHub]:
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGitHub]:
     with FakeGitHub() as fake:
         fake.add_repo(REPO)
         fake.add_pr(REPO, 1, "alice", SHA, labels=["staging-skip"])
         fake.add_comment(REPO, 1, "bob", "@kcibot deploy")
         fake.set_permission(REPO, "bob", "maintain")
+        key = tmp_path_factory.mktemp("app") / "app.pem"
+        fake.register_app(APP_ID, "kci-staging", write_app_key(key))
+        fake.install_app("kernelci", 77)
+        fake.app_key = key.read_bytes()  # type: ignore[attr-defined]
         yield fake
+
+
+def app_jwt(hub: FakeGitHub) -> dict[str, str]:
+    now = int(time.time())
+    token = jwt.encode({"iat": now - 30, "exp": now + 300, "iss": str(APP_ID)},
+                       hub.app_key, algorithm="RS256")  # type: ignore[attr-defined]
+    return {"Authorization": f"Bearer {token}"}
 
 
 def test_every_route_exists_in_the_description(spec: dict[str, Any]) -> None:
@@ -42,10 +56,11 @@ def test_every_route_exists_in_the_description(spec: dict[str, Any]) -> None:
     assert missing == []
 
 
-def calls(hub: FakeGitHub) -> list[tuple[str, str, str, dict[str, Any] | None]]:
-    """(verb, route, concrete path, body): one call per route of the stand-in."""
+def calls(hub: FakeGitHub) -> list[tuple[str, str, str, dict[str, Any] | None, dict[str, str]]]:
+    """(verb, route, concrete path, body, headers): one call per route of the stand-in."""
     comment = hub.comments(REPO, 1)[0]["id"]
-    return [
+    app = app_jwt(hub)
+    return [(*call, AUTH) for call in [  # type: ignore[misc]
         ("GET", "/user", "/user", None),
         ("GET", "/rate_limit", "/rate_limit", None),
         ("GET", "/repos/{o}/{r}", f"/repos/{REPO}", None),
@@ -64,6 +79,11 @@ def calls(hub: FakeGitHub) -> list[tuple[str, str, str, dict[str, Any] | None]]:
          {"state": "success", "description": "ok", "context": "kcistage/staging"}),
         ("GET", "/repos/{o}/{r}/collaborators/{login}/permission",
          f"/repos/{REPO}/collaborators/bob/permission", None),
+    ]] + [
+        ("GET", "/app", "/app", None, app),
+        ("GET", "/repos/{o}/{r}/installation", f"/repos/{REPO}/installation", None, app),
+        ("POST", "/app/installations/{id}/access_tokens", "/app/installations/77/access_tokens",
+         None, app),
     ]
 
 
@@ -72,8 +92,9 @@ def test_every_answer_has_the_required_fields_and_allowed_nulls(spec: dict[str, 
     served = {f"{verb} {name}" for verb, name, _ in _ROUTES}
     checked = set()
     found: list[str] = []
-    for verb, route, path, body in calls(hub):
-        answer = requests.request(verb, hub.url + path, json=body, headers=AUTH, timeout=5)
+    for verb, route, path, body, headers in calls(hub):
+        answer = requests.request(verb, hub.url + path, json=body, headers=headers, timeout=5)
+        assert answer.status_code < 300, (route, answer.status_code, answer.text[:200])
         op = oapi.operation(spec, verb, route)
         assert op is not None, route
         schema = oapi.response_schema(op, answer.status_code)
