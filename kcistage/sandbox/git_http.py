@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from kcistage.sandbox import loopback
 
 
 def _backend() -> str:
@@ -48,19 +49,13 @@ class GitHttpServer:
 
     def start(self) -> str:
         """Listen on a free loopback port in a daemon thread; returns the base URL."""
-        handler = type("Handler", (_Handler,), {"git": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self._server, self.url = loopback.serve(type("Handler", (_Handler,), {"git": self}))
         return self.url
 
     def stop(self) -> None:
         """Stop listening."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        loopback.close(self._server)
+        self._server = None
 
     def __enter__(self) -> GitHttpServer:
         self.start()

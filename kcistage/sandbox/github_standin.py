@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -18,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+from kcistage.sandbox import loopback
 from kcistage.sandbox.github_data import StandInData, _Reply, _stamp, _user
 from kcistage.sandbox.standin_app import AppEndpoints
 
@@ -58,19 +58,13 @@ class FakeGitHub(StandInData, AppEndpoints):
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> str:
         """Listen on a free 127.0.0.1 port in a daemon thread; returns the base URL."""
-        handler = type("Handler", (_Handler,), {"hub": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self._server, self.url = loopback.serve(type("Handler", (_Handler,), {"hub": self}))
         return self.url
 
     def stop(self) -> None:
         """Stop listening."""
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        loopback.close(self._server)
+        self._server = None
 
     def __enter__(self) -> FakeGitHub:
         self.start()
