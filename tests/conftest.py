@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -15,15 +16,41 @@ from kcistage.sandbox.sandbox import Sandbox
 
 
 def run_cli(config: Path, *args: str, now: datetime | None = None,
-            env: Mapping[str, str] | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess:
-    """`python -m kcistage.cli.main --config CONFIG [--now NOW] ARGS...`, captured as text."""
+            env: Mapping[str, str] | None = None, timeout: float = 60.0,
+            max_bytes: int | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`python -m kcistage --config CONFIG [--now NOW] ARGS...`, captured as text.
+
+    With max_bytes, no file the process writes may grow past it (a full disk, for real)."""
     argv = [sys.executable, "-m", "kcistage", "--config", str(config)]
     if now is not None:
         argv += ["--now", now.isoformat()]
     full_env = {k: v for k, v in os.environ.items() if k not in ("KCISTAGE_CONFIG", "KCISTAGE_NOW")}
     full_env.update(env or {})
+
+    def limit() -> None:
+        if max_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
     return subprocess.run(argv + list(args), capture_output=True, text=True, env=full_env,
-                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+                          timeout=timeout, stdin=subprocess.DEVNULL, check=False, cwd=cwd,
+                          preexec_fn=limit if max_bytes is not None else None)
+
+
+def deployments(box: Sandbox) -> list[dict]:
+    """The deployment records in the sandbox's state file, oldest first."""
+    return box.state()["deployments"]
+
+
+def prime(box: Sandbox) -> dict:
+    """The first tick is the first change; settle later the first (full) deployment runs."""
+    first = box.tick()
+    assert first.code == 0 and not deployments(box), first.lines
+    box.advance(5)
+    second = box.tick()
+    assert second.code == 0, second.lines
+    record = deployments(box)[-1]
+    assert (record["id"], record["cycle"], record["result"]) == (1, "full", "success"), second.lines
+    return record
 
 
 @pytest.fixture

@@ -7,10 +7,7 @@ killed run, an error kcistage has no class for.
 
 from __future__ import annotations
 
-import os
-import resource
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from click.testing import CliRunner
 
 from kcistage.cli.main import Env, _Kcistage
 from kcistage.sandbox.sandbox import Sandbox
+from tests.conftest import run_cli
 
 API = "kernelci-api"
 STATUS_ROUTE = "POST /repos/{o}/{r}/statuses/{sha}"
@@ -33,16 +31,8 @@ def box(tmp_path: Path) -> Iterator[Sandbox]:
 
 def cli(box: Sandbox, *args: str, max_bytes: int | None = None) -> subprocess.CompletedProcess:
     """The real CLI at the sandbox clock (with max_bytes, no file it writes may grow past it)."""
-
-    def limit() -> None:
-        if max_bytes is not None:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
-
-    env = {k: v for k, v in os.environ.items() if k not in ("KCISTAGE_CONFIG", "KCISTAGE_NOW")}
-    argv = [sys.executable, "-m", "kcistage", "--config", str(box.config_path),
-            "--now", box.clock().isoformat(), *args]
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=90,
-                          cwd=box.root, stdin=subprocess.DEVNULL, preexec_fn=limit, check=False)
+    return run_cli(box.config_path, *args, now=box.clock(), timeout=90, max_bytes=max_bytes,
+                   cwd=box.root)
 
 
 def one_line(done: subprocess.CompletedProcess) -> str:

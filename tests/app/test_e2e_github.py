@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kcistage.sandbox.sandbox import OWNER, TOKEN, Sandbox, sandbox_steps
 from kcistage.shell import statefile
-from tests.conftest import run_cli
+from tests.conftest import deployments, prime, run_cli
 
 API, PIPE, CORE = "kernelci-api", "kernelci-pipeline", "kernelci-core"
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
@@ -46,22 +46,6 @@ def writes(box: Sandbox) -> list[dict]:
 def pr(box: Sandbox, repo: str, number: int) -> dict:
     """A PR's record in the state file."""
     return box.state()["prs"][f"{repo}#{number}"]
-
-
-def deployments(box: Sandbox) -> list[dict]:
-    return box.state()["deployments"]
-
-
-def prime(box: Sandbox) -> dict:
-    """The first tick is the first change; settle later the first (full) deployment runs."""
-    first = box.tick()
-    assert first.code == 0 and not deployments(box), first.lines
-    box.advance(5)
-    second = box.tick()
-    assert second.code == 0, second.lines
-    record = deployments(box)[-1]
-    assert (record["id"], record["cycle"], record["result"]) == (1, "full", "success"), second.lines
-    return record
 
 
 def state_bytes(box: Sandbox) -> bytes:

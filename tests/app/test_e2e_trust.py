@@ -6,39 +6,20 @@ and, where the process matters (clock skew, a state file that cannot be saved), 
 
 from __future__ import annotations
 
-import os
-import resource
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from kcistage.sandbox.sandbox import Sandbox
-from tests.conftest import run_cli
+from tests.conftest import deployments, prime, run_cli
 
 API, PIPE, CORE = "kernelci-api", "kernelci-pipeline", "kernelci-core"
 
 
 def state_path(box: Sandbox) -> Path:
     return box.root / "state" / "state.json"
-
-
-def deployments(box: Sandbox) -> list[dict]:
-    return box.state()["deployments"]
-
-
-def prime(box: Sandbox) -> dict:
-    """The first tick is the first change; settle later the first (full) deployment runs."""
-    first = box.tick()
-    assert first.code == 0 and not deployments(box), first.lines
-    box.advance(5)
-    second = box.tick()
-    assert second.code == 0, second.lines
-    record = deployments(box)[-1]
-    assert (record["id"], record["cycle"], record["result"]) == (1, "full", "success"), second.lines
-    return record
 
 
 # -- an idle tick writes nothing --------------------------------------------------------------
@@ -81,16 +62,7 @@ def test_a_dry_run_does_not_mark_the_poll(sandbox: Sandbox) -> None:
 # -- no reply storm when the state cannot be saved --------------------------------------------
 def run_limited(box: Sandbox, max_bytes: int | None, *args: str) -> subprocess.CompletedProcess:
     """The real CLI at the sandbox clock; with max_bytes, no file it writes may grow past that."""
-
-    def limit() -> None:
-        if max_bytes is not None:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
-
-    env = {k: v for k, v in os.environ.items() if k not in ("KCISTAGE_CONFIG", "KCISTAGE_NOW")}
-    argv = [sys.executable, "-m", "kcistage", "--config", str(box.config_path),
-            "--now", box.clock().isoformat(), *args]
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60,
-                          stdin=subprocess.DEVNULL, preexec_fn=limit, check=False)
+    return run_cli(box.config_path, *args, now=box.clock(), max_bytes=max_bytes)
 
 
 def test_a_state_that_cannot_be_saved_stops_the_tick_before_any_answer(sandbox: Sandbox) -> None:
