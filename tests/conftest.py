@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -74,3 +75,19 @@ def cli(sandbox: Sandbox) -> Callable[..., subprocess.CompletedProcess]:
                        timeout=timeout)
 
     return call
+
+
+def kill_tick_at(box: Sandbox, route: str) -> None:
+    """Run a real `kcistage tick` and SIGKILL it once the stand-in has served `route` to it."""
+    argv = [sys.executable, "-m", "kcistage", "--config", str(box.config_path),
+            "--now", box.clock().isoformat(), "tick"]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def kill(entry: dict) -> None:
+        if entry["route"] == route:
+            box.hub.on_served = None
+            os.kill(proc.pid, signal.SIGKILL)  # the request was carried out; the state never hears
+
+    box.hub.on_served = kill
+    assert proc.wait(timeout=60) == -signal.SIGKILL

@@ -5,12 +5,8 @@ Real ticks on the Sandbox: real git, PyGithub over HTTP to the stand-in, the CLI
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-
 from kcistage.sandbox.sandbox import OWNER, Sandbox
+from tests.conftest import kill_tick_at
 
 API, PIPE = "kernelci-api", "kernelci-pipeline"
 COMMENTS = "POST /repos/{o}/{r}/issues/{n}/comments"
@@ -65,18 +61,7 @@ def test_a_run_killed_after_posting_and_a_lost_state_file_leave_one_comment(sand
     heads = open_two(box)
     box.tick()
     box.advance(5)
-    argv = [sys.executable, "-m", "kcistage", "--config", str(box.config_path),
-            "--now", box.clock().isoformat(), "tick"]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-    def kill_after_first_comment(entry: dict) -> None:
-        if entry["route"] == COMMENTS:
-            box.hub.on_served = None
-            os.kill(proc.pid, signal.SIGKILL)  # the comment exists; the state never hears of it
-
-    box.hub.on_served = kill_after_first_comment
-    assert proc.wait(timeout=60) == -signal.SIGKILL
+    kill_tick_at(box, COMMENTS)
     assert [r["route"] for r in box.hub.requests].count(COMMENTS) == 1
     box.advance(40)
     assert box.deploy().code == 0  # deploys again: finds its comment instead of a second one

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kcistage.sandbox.sandbox import OWNER, Sandbox
+from tests.conftest import kill_tick_at
 
 API = "kernelci-api"
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
@@ -72,26 +73,10 @@ def test_one_pr_changed_among_60_costs_few_writes_and_no_change_costs_none(box: 
 
 
 def test_a_run_killed_mid_notification_is_finished_by_the_next_tick(box: Sandbox) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
     heads = {n: box.open_pr(API, n, "nuclearcat", {f"feature/{n}.txt": f"{n}\n"}) for n in (1, 2)}
     box.tick()
     box.advance(6)
-    argv = [sys.executable, "-m", "kcistage", "--config", str(box.config_path),
-            "--now", box.clock().isoformat(), "tick"]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-    def kill_at_first_comment(entry: dict) -> None:
-        if entry["route"] == "POST /repos/{o}/{r}/issues/{n}/comments":
-            box.hub.on_served = None
-            os.kill(proc.pid, signal.SIGKILL)
-
-    box.hub.on_served = kill_at_first_comment
-    assert proc.wait(timeout=60) == -signal.SIGKILL
+    kill_tick_at(box, "POST /repos/{o}/{r}/issues/{n}/comments")
     box.advance(1)
     box.hub.reset_log()
     assert box.tick().code == 0
