@@ -13,6 +13,20 @@ from typing import Any, NotRequired, TypedDict
 from kcistage.core.model import Target
 
 
+class TreeRecord(TypedDict):
+    """What a `kernelci` step read of its test kernel's tree: counts, not nodes (a few KiB at most).
+
+    The per-identity results that regressions and flakiness are computed from live in a side file
+    under the workdir (kept exactly as long as the deployment), not in the state."""
+
+    treeid: str | None
+    commit: str | None  # the kernel commit built and tested
+    baseline: int | None  # the deployment compared against, or None
+    counts: dict[str, dict[str, int]]  # kind -> result -> identities
+    regressions: list[str]  # identities, first ten then "... and N more"
+    flaky: list[str]
+
+
 class StepRecord(TypedDict):
     """One step of a deployment, as run (or skipped)."""
 
@@ -20,6 +34,23 @@ class StepRecord(TypedDict):
     result: str  # StepResult
     seconds: float
     reason: str
+    summary: NotRequired[str]  # one line: what the step showed (a probe's answer, a tree's counts)
+    tree: NotRequired[TreeRecord]  # a kernelci step
+
+
+class Waiting(TypedDict):
+    """What a deployment waits for between runs (a drain or kernelci step): no process waits.
+
+    Each run that takes the lock checks it once when `check_at` has come; the run that finds it
+    met goes on with the next step. Kind-specific progress lives in `data` (e.g. a kernelci
+    step's treeid, kernel commit, checkout tries, when the API was last read)."""
+
+    step: str  # the step's name
+    kind: str  # "drain" | "kernelci"
+    since: str  # ISO time the wait began
+    check_at: str  # ISO time of the next check
+    what: str  # one line for people: what it waits for
+    data: dict[str, Any]
 
 
 class LeftOut(TypedDict):
@@ -60,6 +91,9 @@ class DeploymentRecord(TypedDict):
     error: NotRequired[str]  # why nothing was deployed (a git remote down)
     search: NotRequired[dict[str, Any]]  # a culprit-search deployment: what it tries
     statuses: NotRequired[str]  # "pending" while its commit statuses say running, then "resolved"
+    waiting: NotRequired[Waiting | None]  # running, between runs: what it waits for
+    reason: NotRequired[str | None]  # one line: why it failed or was interrupted ("inconclusive: ..." too)
+    inconclusive: NotRequired[bool]  # failed without evidence against any PR: no culprit search
 
 
 class Approval(TypedDict):
