@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from kcistage.core.config_kernelci import kernelci_settings
 from kcistage.core.config_values import ENV_RE, GITHUB_REPO_RE, LOGIN_RE, NAME_RE, ValueChecker, kind
 from kcistage.core.settings import (
     CYCLES,
@@ -33,6 +34,9 @@ from kcistage.core.settings import (
 # Patterns of these characters only (names, folders, * and **) always compile: checking them
 # needs no pathspec, which a tick then loads only when it deploys (tests/core prove the claim).
 PLAIN_PATTERN = re.compile(r"[A-Za-z0-9._/*-]*")
+
+# The kinds of step: a step has exactly one of these keys (docs/configuration.md).
+STEP_KINDS = ("run", "drain", "kernelci")
 
 
 def pattern_problem(pattern: str) -> str | None:
@@ -189,21 +193,24 @@ class _Loader(ValueChecker):
         return tuple(steps)
 
     def step(self, raw: Any, key: str, repo_names: set[str]) -> Step:
-        d = self.mapping(raw, key, ("name", "run", "drain", "cwd", "paths", "cycles", "timeout",
+        d = self.mapping(raw, key, ("name", *STEP_KINDS, "cwd", "paths", "cycles", "timeout",
                                     "retries"), required=("name",))
         name = self.string(d["name"], f"{key}.name", NAME_RE,
                            "a short name (letters, digits, . _ -)")
-        has_run, has_drain = d.get("run") is not None, d.get("drain") is not None
-        if has_run == has_drain:
-            self.fail(key, f"step {name!r} needs exactly one of run and drain, got "
-                      + ("both" if has_run else "neither"))
+        present = [k for k in STEP_KINDS if d.get(k) is not None]
+        if len(present) != 1:
+            self.fail(key, f"step {name!r} needs exactly one of {', '.join(STEP_KINDS)}, got "
+                      + (" and ".join(present) if present else "none"))
+        step_kind = present[0]
         cwd = d.get("cwd")
-        if cwd is not None and has_drain:
-            self.fail(f"{key}.cwd", "a drain step runs no command")
+        if cwd is not None and step_kind != "run":
+            self.fail(f"{key}.cwd", f"a {step_kind} step runs no command")
         return Step(
             name=name,
-            run=self.argv(d["run"], f"{key}.run") if has_run else None,
-            drain=self.drain(d["drain"], f"{key}.drain") if has_drain else None,
+            run=self.argv(d["run"], f"{key}.run") if step_kind == "run" else None,
+            drain=self.drain(d["drain"], f"{key}.drain") if step_kind == "drain" else None,
+            kernelci=kernelci_settings(self, d["kernelci"], f"{key}.kernelci")
+            if step_kind == "kernelci" else None,
             cwd=None if cwd is None else self.cwd(cwd, f"{key}.cwd", repo_names),
             paths=self.paths(d.get("paths"), f"{key}.paths", repo_names),
             cycles=self.cycles(d.get("cycles", list(CYCLES)), f"{key}.cycles"),

@@ -85,13 +85,43 @@ class Drain:
     on_timeout: str = "fail"  # fail | proceed
 
 
+KERNEL_CHOICES = ("pinned", "tip")
+MAX_FILTERS = 8  # the pipeline's checkout API refuses more jobfilter/platformfilter entries
+
+
+@dataclass(frozen=True)
+class KernelTree:
+    """The test kernel's git tree: where the pipeline fetches it and which branch."""
+
+    url: str
+    branch: str
+
+
+@dataclass(frozen=True)
+class KernelCI:
+    """Submit a checkout of the test kernel to the pipeline and judge its tree (docs/verification.md)."""
+
+    api: str  # nodes are read under <api>/latest/
+    pipeline: str  # POST <pipeline>/api/checkout
+    tree: KernelTree
+    token_file: Path | None = None  # wins over token_env
+    token_env: str | None = None
+    jobfilter: tuple[str, ...] = ()
+    platformfilter: tuple[str, ...] = ()
+    kernel: str = "pinned"  # pinned | tip
+    interval: timedelta = timedelta(seconds=60)
+    timeout: timedelta = timedelta(hours=4)
+    max_regressions: int = 0
+
+
 @dataclass(frozen=True)
 class Step:
-    """One deployment step: an argv to run, or a queue to drain."""
+    """One deployment step: an argv to run, a queue to drain, or a KernelCI tree to judge."""
 
     name: str
     run: tuple[str, ...] | None = None
     drain: Drain | None = None
+    kernelci: KernelCI | None = None
     cwd: str | None = None  # a repo name (its checkout) or an absolute path
     paths: tuple[tuple[str, tuple[str, ...]], ...] | None = None  # ((repo, (pattern, ...)), ...)
     cycles: tuple[str, ...] = CYCLES
