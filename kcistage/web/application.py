@@ -106,6 +106,12 @@ class Application:
         self.counter = metrics.DeploymentCounter()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        body = self._route(environ, start_response)
+        # HEAD: the same status and headers (Content-Length included), never a body
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
+
+    def _route(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
+        """The answer to one request, body included."""
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
         if path == "/webhook":
             if method != "POST":
@@ -124,8 +130,7 @@ class Application:
         if method not in ("GET", "HEAD"):
             return _answer(start_response, 405, "GET only", [("Allow", "GET, HEAD")])
         status, content_type, body, extra = routes[path]()
-        return _send(start_response, status, content_type, b"" if method == "HEAD" else body,
-                     extra, len(body))
+        return _send(start_response, status, content_type, body, extra, len(body))
 
     def _document(self) -> tuple[Snapshot, dict[str, Any] | None]:
         snapshot = self.reader.read()

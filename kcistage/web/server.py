@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,14 @@ from kcistage.web.application import Application, read_secret
 from kcistage.web.webhook import MAX_BODY
 
 THREADS = 8
+# Facing the internet (behind a proxy, or not): idle and slow connections cost a socket each
+# and no thread (waitress reads a request whole before a thread sees it), so the limit is high
+# and poll() is used (select() cannot watch descriptors past 1024); a connection silent for
+# CHANNEL_TIMEOUT is closed, checked every CLEANUP_INTERVAL.
+CONNECTION_LIMIT = 1000
+CHANNEL_TIMEOUT = 30
+CLEANUP_INTERVAL = 5
+MAX_HEADER_BYTES = 32 * 1024  # GitHub's deliveries and browsers send a few KiB at most
 
 
 def make_server(cfg: Config, clock: Callable[[], datetime], listen: str | None = None
@@ -27,10 +36,14 @@ def make_server(cfg: Config, clock: Callable[[], datetime], listen: str | None =
     except ValueError as exc:
         raise ConfigError(f"{'--listen' if listen else 'serve.listen'}: {exc}") from None
     app = Application(cfg, clock, read_secret(cfg))
+    room_for_connections(CONNECTION_LIMIT)
     options: dict[str, Any] = {
         "host": host, "port": port, "threads": THREADS, "ident": "kcistage",
-        # waitress refuses bigger bodies itself (413) before the application reads a byte
-        "max_request_body_size": MAX_BODY, "channel_timeout": 30, "connection_limit": 200,
+        # waitress refuses bigger bodies itself (413) before the application reads a byte; it
+        # refuses a body of max_request_body_size bytes or more, so exactly MAX_BODY passes
+        "max_request_body_size": MAX_BODY + 1, "max_request_header_size": MAX_HEADER_BYTES,
+        "channel_timeout": CHANNEL_TIMEOUT, "cleanup_interval": CLEANUP_INTERVAL,
+        "connection_limit": CONNECTION_LIMIT, "asyncore_use_poll": True,
         "clear_untrusted_proxy_headers": True,
     }
     try:
@@ -38,6 +51,15 @@ def make_server(cfg: Config, clock: Callable[[], datetime], listen: str | None =
     except OSError as exc:
         raise ServiceError(f"cannot listen on {text}: {exc.strerror or exc}") from None
     return server, app
+
+
+def room_for_connections(connections: int) -> None:
+    """Raise the soft limit of open files so `connections` sockets fit (within the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + 64  # the state file, pokes, logs, the listening sockets
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE,
+                           (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
 
 
 def stop(server: BaseWSGIServer | MultiSocketServer) -> None:

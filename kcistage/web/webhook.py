@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -22,6 +24,10 @@ from kcistage.shell import pokes
 
 MAX_BODY = 1 << 20  # 1 MiB; GitHub caps payloads at 25 MB but ours never come near
 EVENTS = frozenset({"pull_request", "issue_comment", "push", "ping"})
+MAX_DEPTH = 64  # nesting of arrays and objects; GitHub's payloads stay under 10
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string (its brackets do not nest)
+_NESTING = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 open, -1 close (signed byte)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 REMEMBERED = 10_000  # delivery ids kept in memory (GitHub redelivers by hand, days later at most)
 
 
@@ -39,6 +45,16 @@ def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
         return False
     expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected.encode("ascii"), header.strip().encode("ascii", "replace"))
+
+
+def nesting(body: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text (brackets inside strings do not count).
+
+    Found without parsing, so a hostile body of 100 000 nested arrays costs a scan, not a
+    RecursionError inside the parser."""
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKET)
+    steps = (1 if b == 1 else -1 for b in brackets.translate(_NESTING))
+    return max(itertools.accumulate(steps, initial=0))
 
 
 def check_headers(headers: Mapping[str, str], content_length: str | None) -> Answer | None:
@@ -64,9 +80,11 @@ def check_body(secret: bytes, headers: Mapping[str, str], body: bytes) -> tuple[
         if not headers.get("x-hub-signature-256") and headers.get("x-hub-signature"):
             return Answer(401, "only a SHA-1 signature: X-Hub-Signature-256 is required"), {}
         return Answer(401, "missing or invalid X-Hub-Signature-256"), {}
+    if nesting(body) > MAX_DEPTH:
+        return Answer(400, f"the body nests deeper than {MAX_DEPTH} levels"), {}
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return Answer(400, "the body is not valid JSON"), {}
     if not isinstance(payload, dict):
         return Answer(400, "the body is not a JSON object"), {}
