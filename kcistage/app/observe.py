@@ -11,8 +11,10 @@ from kcistage.app import controls as operator_controls
 from kcistage.app.context import Context
 from kcistage.app.notify import tell_exclusions
 from kcistage.core import comment_commands as commands
-from kcistage.core import controls, rules, trust
+from kcistage.core import controls, dependencies, gate, rules, trust
+from kcistage.core.dependencies import Outside
 from kcistage.core.enums import Cause
+from kcistage.core.gate import Check
 from kcistage.core.history import facts
 from kcistage.core.model import Comment, PullRequest, Target, format_time, parse_time
 from kcistage.core.settings import Config, Repo
@@ -28,6 +30,9 @@ class GitHubPort(Protocol):
     def permission(self, repo: Repo, login: str) -> str | None: ...
     def react(self, repo: Repo, comment_id: int, content: str = "eyes") -> None: ...
     def reply(self, repo: Repo, number: int, body: str, answers: int) -> int: ...
+    def pull_state(self, repo: Repo, number: int) -> Outside: ...
+    def head_checks(self, repo: Repo, sha: str) -> list[Check] | None: ...
+    def mark_passed(self, repo: Repo, sha: str) -> None: ...
 
 
 @dataclass
@@ -141,6 +146,8 @@ def _update_prs(state: State, prs_by_repo: dict[str, list[PullRequest]],
                 head_seen_at = record.get("head_seen_at") or answered
             new: PrRecord = record.copy() if record else {"approval": None, "excluded": None,
                                                           "comments": {}}
+            for gone in ("depends", "depends_problem"):  # an edited description drops them
+                new.pop(gone, None)  # type: ignore[misc]
             new.update(cast(PrRecord, pr.to_json()))
             new.pop("sha_seen_at", None)  # local-clock times of older versions: never compared
             new["head_seen_at"] = head_seen_at
@@ -224,34 +231,100 @@ def _send(cfg: Config, gh: GitHubPort, answers: list[Answer], obs: Observation) 
 
 def compute_target(cfg: Config, state: State, gh: GitHubPort, bases: dict[str, str],
                    obs: Observation, by_hand: dict[str, Any] | None = None) -> Target:
-    """Judge every open PR (state and reason stored on its record) and build the target."""
-    target: Target = {}
-    for repo in cfg.repos:
-        target[repo.name] = {"base": bases[repo.name], "prs": []}
-    # In merge order (ascending number per repo): a recorded conflict holds only against the
-    # same composition, i.e. the PRs this target merges before it.
-    for record in sorted(state.get("prs", {}).values(), key=lambda r: (r["repo"], r["number"])):
-        if record["repo"] not in target:
-            continue
-        repo = cfg.repo(record["repo"])
-        pr = PullRequest.from_json(record)
-        skip = cfg.trust.skip_label.lower()
-        cheap_out = pr.base != repo.base or pr.draft or any(label.lower() == skip for label in pr.labels)
-        role = None if cheap_out else author_role(cfg, gh, repo, pr.author)
-        key = pr_key(pr.repo, pr.number)
-        excluded = controls.hand_exclusion(by_hand or {}, key, pr.sha) or record.get("excluded")
-        verdict = trust.eligibility(pr, repo, cfg.trust, role, record.get("approval"),
-                                    excluded, base_sha=bases[repo.name],
-                                    bot=cfg.github.bot,
-                                    merged_before=[list(p) for p in target[repo.name]["prs"]])
+    """Judge every open PR (state and reason stored on its record) and build the target.
+
+    A PR's own verdict (trust, exclusions, its own checks) comes first, then its Depends-On
+    (core/dependencies.py). A recorded conflict holds only against the same composition (the PRs
+    merged before it), which dependencies may change: judged again, a few rounds at most."""
+    records = sorted(state.get("prs", {}).values(), key=lambda r: (r["repo"], r["number"]))
+    records = [r for r in records if r["repo"] in bases]
+    wanted = {pr_key(r["repo"], r["number"]): dependencies.needs(
+        pr_key(r["repo"], r["number"]), r.get("depends", ()), r.get("depends_problem", ""), cfg.repos)
+        for r in records if r.get("depends") or r.get("depends_problem")}
+    outside = _outside(cfg, gh, wanted, {pr_key(r["repo"], r["number"]) for r in records})
+    roles: dict[str, str | None] = {}
+    gated: dict[str, trust.Verdict | None] = {}
+    allowed: set[str] | None = None  # the PRs merged before others (None: all eligible ones)
+    for _round in range(3):
+        own: dict[str, trust.Verdict] = {}
+        before: dict[str, list[list[Any]]] = {name: [] for name in bases}
+        for record in records:
+            key = pr_key(record["repo"], record["number"])
+            verdict = _own_verdict(cfg, gh, record, bases, before[record["repo"]], by_hand,
+                                   roles, gated)
+            own[key] = verdict
+            if verdict.eligible and (allowed is None or key in allowed):
+                before[record["repo"]].append([record["number"], record["sha"]])
+        judged = dependencies.apply(own, wanted, outside)
+        now = {k for k, v in judged.verdicts.items() if v.eligible}
+        if now == {k for k, v in own.items() if v.eligible and (allowed is None or k in allowed)}:
+            break
+        allowed = now
+    target: Target = {name: {"base": sha, "prs": []} for name, sha in bases.items()}
+    for record in records:
+        key = pr_key(record["repo"], record["number"])
+        verdict = judged.verdicts[key]
         # told once per new drop (the reason names the approved commit) or exclusion by hand
         if verdict.cause in (Cause.APPROVAL_DROPPED, Cause.BY_HAND) \
                 and record.get("reason") != verdict.reason:
-            obs.exclusions.append((key, pr.sha, verdict.reason))
+            obs.exclusions.append((key, record["sha"], verdict.reason))
         record["state"], record["reason"] = verdict.state, verdict.reason
         record["cause"] = verdict.cause
+        _keep(record, "needs", [d for d in wanted.get(key, dependencies.Needs()).keys
+                                if d in judged.verdicts])
+        _keep(record, "group", list(judged.groups.get(key, ())))
         if verdict.eligible:
-            target[repo.name]["prs"].append([pr.number, pr.sha])
+            target[record["repo"]]["prs"].append([record["number"], record["sha"]])
     for entry in target.values():
         entry["prs"].sort()
     return target
+
+
+def _keep(record: PrRecord, field: str, value: list[str]) -> None:
+    """Set a list field of a record, or leave it out when empty (an idle tick changes nothing)."""
+    if value:
+        record[field] = value  # type: ignore[literal-required]
+    else:
+        record.pop(field, None)  # type: ignore[misc]
+
+
+def _own_verdict(cfg: Config, gh: GitHubPort, record: PrRecord, bases: dict[str, str],
+                 before: list[list[Any]], by_hand: dict[str, Any] | None,
+                 roles: dict[str, str | None], gated: dict[str, trust.Verdict | None]) -> trust.Verdict:
+    """A PR's verdict on its own: trust, exclusions, then its own checks when the repo gates on them."""
+    repo = cfg.repo(record["repo"])
+    pr = PullRequest.from_json(record)
+    key = pr_key(pr.repo, pr.number)
+    skip = cfg.trust.skip_label.lower()
+    cheap_out = pr.base != repo.base or pr.draft or any(label.lower() == skip for label in pr.labels)
+    if key not in roles:
+        roles[key] = None if cheap_out else author_role(cfg, gh, repo, pr.author)
+    excluded = controls.hand_exclusion(by_hand or {}, key, pr.sha) or record.get("excluded")
+    verdict = trust.eligibility(pr, repo, cfg.trust, roles[key], record.get("approval"),
+                                excluded, base_sha=bases[repo.name], bot=cfg.github.bot,
+                                merged_before=before)
+    if not verdict.eligible or repo.gate.checks == gate.NONE:
+        return verdict
+    if key not in gated:
+        checks = gh.head_checks(repo, pr.sha)
+        held = None if checks is None else gate.verdict(gate.judge(checks, repo.gate.checks))
+        if checks is not None and held is None:
+            gh.mark_passed(repo, pr.sha)
+        gated[key] = held
+    return gated[key] or verdict
+
+
+MAX_LOOKUPS = 20  # dependencies outside the open PRs looked up per poll (the rest wait)
+
+
+def _outside(cfg: Config, gh: GitHubPort, wanted: dict[str, dependencies.Needs],
+             open_keys: set[str]) -> dict[str, dependencies.Outside]:
+    """What GitHub says of the dependencies that are not open PRs (merged ones cost nothing)."""
+    found: dict[str, dependencies.Outside] = {}
+    for need in wanted.values():
+        for dep in need.keys:
+            if dep in open_keys or dep in found or len(found) >= MAX_LOOKUPS:
+                continue
+            name, _, number = dep.rpartition("#")
+            found[dep] = gh.pull_state(cfg.repo(name), int(number))
+    return found

@@ -19,6 +19,7 @@ from kcistage.core.settings import (
     PERMISSIONS,
     Config,
     Drain,
+    Gate,
     GitHubApp,
     GitHubSettings,
     Notify,
@@ -130,7 +131,7 @@ class _Loader(ValueChecker):
         for i, item in enumerate(items):
             key = f"repos[{i}]"
             d = self.mapping(item, key, ("name", "github", "base", "url", "staging_branch",
-                                         "push"), required=("name", "github"))
+                                         "push", "gate"), required=("name", "github"))
             name = self.string(d["name"], f"{key}.name", NAME_RE,
                                "a short name (letters, digits, . _ -)")
             env = env_name(name)
@@ -152,8 +153,21 @@ class _Loader(ValueChecker):
                 url=f"https://github.com/{github}.git" if url is None
                 else self.fetch_url(url, f"{key}.url"),
                 push=self.boolean(d.get("push", False), f"{key}.push"),
+                gate=self.gate(d.get("gate"), f"{key}.gate"),
             ))
         return tuple(repos)
+
+    def gate(self, raw: Any, key: str) -> Gate:
+        if raw is None:
+            return Gate()
+        d = self.mapping(raw, key, ("checks",))
+        checks = d.get("checks", "none")
+        if isinstance(checks, str):
+            return Gate(checks=self.choice(checks, f"{key}.checks", ("all", "none")))
+        names = self.items(checks, f"{key}.checks", "all, none or a list of check names")
+        if not names:
+            self.fail(f"{key}.checks", "an empty list: say none to gate on no check")
+        return Gate(checks=tuple(self.string(n, f"{key}.checks[{i}]") for i, n in enumerate(names)))
 
     def serve(self, raw: Any) -> Serve:
         d = self.mapping(raw, "serve", ("listen", "webhook_secret_file", "poke_dir"))

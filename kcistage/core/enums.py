@@ -67,6 +67,10 @@ class Cause(StrEnum):
     SKIP_LABEL = "skip_label"
     OTHER_BASE = "other_base"  # targets another branch than the one staging merges
     UNTRUSTED = "untrusted"  # author not trusted and no approval
+    WAITS = "waits"  # pending: waits for a PR it depends on (Depends-On)
+    DEPENDS_ON = "depends_on"  # a Depends-On that cannot resolve
+    CHECKS_RUNNING = "checks_running"  # pending: its own checks still run (repos[].gate)
+    CHECKS_FAILED = "checks_failed"  # one of its own checks failed (repos[].gate)
 
 
 class Action(StrEnum):

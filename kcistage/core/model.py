@@ -30,14 +30,21 @@ class PullRequest:
     labels: tuple[str, ...] = ()
     updated_at: str = ""
     title: str = ""
+    depends: tuple[str, ...] = ()  # its Depends-On references as written (core/dependencies.py)
+    depends_problem: str = ""  # why its Depends-On lines cannot be read (one short line)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-able dict of this PR."""
-        return {
+        """A JSON-able dict of this PR (the Depends-On fields only when there are some)."""
+        out: dict[str, Any] = {
             "repo": self.repo, "number": self.number, "author": self.author, "sha": self.sha,
             "base": self.base, "draft": self.draft, "labels": list(self.labels),
             "updated_at": self.updated_at, "title": self.title,
         }
+        if self.depends:
+            out["depends"] = list(self.depends)
+        if self.depends_problem:
+            out["depends_problem"] = self.depends_problem
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PullRequest:
@@ -46,7 +53,8 @@ class PullRequest:
             repo=data["repo"], number=int(data["number"]), author=data["author"], sha=data["sha"],
             base=data["base"], draft=bool(data.get("draft", False)),
             labels=tuple(data.get("labels", ())), updated_at=data.get("updated_at", ""),
-            title=data.get("title", ""),
+            title=data.get("title", ""), depends=tuple(data.get("depends", ())),
+            depends_problem=data.get("depends_problem", ""),
         )
 
 

@@ -58,6 +58,13 @@ class Trust:
 
 
 @dataclass(frozen=True)
+class Gate:
+    """A PR's own checks as a gate: "all", "none", or the names that must pass."""
+
+    checks: str | tuple[str, ...] = "none"
+
+
+@dataclass(frozen=True)
 class Repo:
     """One repository merged into staging."""
 
@@ -67,6 +74,7 @@ class Repo:
     url: str = ""  # fetch URL (or local path, already resolved); default https://github.com/<github>.git
     staging_branch: str = "staging.kernelci.org"
     push: bool = False
+    gate: Gate = Gate()
 
 
 def env_name(repo: str) -> str:

@@ -146,6 +146,10 @@ class PrRecord(TypedDict, total=False):
     labels: list[str]
     updated_at: str
     title: str
+    depends: list[str]  # Depends-On references as written in its description
+    depends_problem: str  # why they cannot be read
+    needs: list[str]  # the open PRs it depends on (`<repo>#<n>`), as last judged
+    group: list[str]  # the members of its Depends-On cycle, when it is in one
     head_seen_at: str | None  # GitHub's Date when this head was first listed (None: unknown)
     sha_seen_at: str  # older versions: a local-clock time, dropped when read, never compared
     approval: Approval | None

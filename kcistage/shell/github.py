@@ -16,11 +16,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
+from kcistage.core import dependencies
 from kcistage.core.model import Comment, PullRequest, format_time, is_sha, parse_time
 from kcistage.core.settings import Repo
 from kcistage.core.trust import GITHUB_PERMISSIONS
 from kcistage.errors import ServiceError
-from kcistage.shell.github_http import PER_PAGE, GitHubTransport, _Lost
+from kcistage.shell.github_http import PER_PAGE, _Lost
+from kcistage.shell.github_lookups import GitHubLookups
 
 MARKER = "<!-- kcistage"  # hidden in every comment the tool writes; such comments are never commands
 SEEN_MAX = 2000  # comment ids remembered (only recent ones can come back through `since`)
@@ -60,7 +62,7 @@ def _next_link(headers: dict[str, Any]) -> str | None:
     return match.group(1) if match else None
 
 
-class GitHub(GitHubTransport):
+class GitHub(GitHubLookups):
     """The GitHub client kcistage uses; `cache` is the state file's "github" section, kept in place."""
 
     # -- polling ----------------------------------------------------------------------------
@@ -125,13 +127,16 @@ class GitHub(GitHubTransport):
 
     def _pr(self, repo: Repo, item: dict[str, Any]) -> PullRequest:
         updated = item.get("updated_at") or ""
+        # Only the Depends-On references are kept (a description may be long and is untrusted).
+        body = item.get("body")
+        parsed = dependencies.parse(body if isinstance(body, str) else "")
         return PullRequest(
             # `user` is null for a deleted account: an unknown author, never trusted.
             repo=repo.name, number=int(item["number"]), author=(item.get("user") or {}).get("login") or "",
             sha=item["head"]["sha"], base=item["base"]["ref"], draft=bool(item.get("draft")),
             labels=tuple(label["name"] for label in item.get("labels") or ()),
             updated_at=format_time(parse_time(updated)) if updated else "",
-            title=item.get("title") or "")
+            title=item.get("title") or "", depends=parsed.refs, depends_problem=parsed.problem)
 
     def _comment_items(self, repo: Repo, work: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
         """Repo comments updated since the watermark (conditional); the first poll only primes it."""
