@@ -94,12 +94,17 @@ class Context:
             gone = statefile.save(self.cfg.state_file, self.state, self.cfg.history)
             if gone:  # step logs are kept exactly as long as their deployments
                 from kcistage.shell.steps import remove_logs  # (imports requests: only here)
+                from kcistage.shell.tree_files import remove_trees
 
-                remove_logs(self.cfg.workdir, gone, [d["id"] for d in self.state["deployments"]])
+                kept = [d["id"] for d in self.state["deployments"]]
+                remove_logs(self.cfg.workdir, gone, kept)
+                remove_trees(self.cfg.workdir, gone, kept)
 
     def step_env(self) -> dict[str, str]:
         """The tool's environment minus anything holding the GitHub token."""
         secret = {self.cfg.github.token_env, "GITHUB_TOKEN", "GH_TOKEN"}
+        secret |= {s.kernelci.token_env for s in self.cfg.steps
+                   if s.kernelci is not None and s.kernelci.token_env}
         env = {k: v for k, v in os.environ.items() if k not in secret}
         known = self._credentials.value if self._credentials is not None and \
             self._credentials.kind == "token" else self.token
