@@ -47,7 +47,7 @@ class Next:
     inconclusive: bool = False
 
 
-def _over(summary: str) -> Next:
+def ended_inconclusive(summary: str) -> Next:
     reason = inconclusive(summary)
     return Next(StepResult.FAILED, reason, reason=reason, inconclusive=True)
 
@@ -67,14 +67,14 @@ def after_checkout(kc: KernelCI, data: dict[str, Any], now: datetime,
                     kept, now + kc.interval)
     if answer.error in ("refused", "malformed"):
         said = f" ({answer.status})" if answer.status else ""
-        return _over(f"the pipeline refused the checkout{said}: {answer.detail}"
+        return ended_inconclusive(f"the pipeline refused the checkout{said}: {answer.detail}"
                      if answer.error == "refused" else
                      f"the pipeline's answer to the checkout is unreadable: {answer.detail}")
     tries = int(data.get("tries", 0)) + 1
     what = (f"the pipeline answered {answer.status}" if answer.error == "server"
             else "the pipeline cannot be reached") + f" ({answer.detail})" * bool(answer.detail)
     if tries >= CHECKOUT_TRIES:
-        return _over(f"{what} at {kc.pipeline}: {tries} tries a minute apart")
+        return ended_inconclusive(f"{what} at {kc.pipeline}: {tries} tries a minute apart")
     return Next(None, f"checkout to retry: {what}", {**data, "tries": tries},
                 now + CHECKOUT_RETRY)
 
@@ -88,10 +88,10 @@ def after_read_error(kc: KernelCI, data: dict[str, Any], since: datetime, now: d
     """The API could not be read this time: wait, unless it has not answered for API_PATIENCE."""
     last = parse_time(data["last_read"]) if data.get("last_read") else since
     if now - last >= API_PATIENCE:
-        return _over(f"the KernelCI API could not be read for {human((now - last).total_seconds())}"
+        return ended_inconclusive(f"the KernelCI API could not be read for {human((now - last).total_seconds())}"
                      f" ({error})")
     if now >= since + kc.timeout:
-        return _over(f"tree {data.get('treeid')} not complete after "
+        return ended_inconclusive(f"tree {data.get('treeid')} not complete after "
                      f"{human(kc.timeout.total_seconds())}; the API last said: {error}")
     return Next(None, f"tree {data.get('treeid')}: the API cannot be read ({error})", data,
                 _deadline(kc, since, now, now + kc.interval))
@@ -104,16 +104,16 @@ def after_read(kc: KernelCI, data: dict[str, Any], since: datetime, now: datetim
     if tree.problems:
         shown = "; ".join(p.text for p in tree.problems[:SHOWN_PROBLEMS])
         more = len(tree.problems) - SHOWN_PROBLEMS
-        return _over(f"the API answered {len(tree.problems)} unreadable node"
+        return ended_inconclusive(f"the API answered {len(tree.problems)} unreadable node"
                      f"{'s' if len(tree.problems) != 1 else ''} in tree {treeid}: {shown}"
                      + (f" and {more} more" if more > 0 else ""))
     if not tree.nodes:
-        return _over(f"the API has no node of tree {treeid}")
+        return ended_inconclusive(f"the API has no node of tree {treeid}")
     if is_complete(tree):
         return None
     kept = {**data, "last_read": format_time(now)}
     if now >= since + kc.timeout:
-        return _over(f"tree {treeid} not complete after {human(kc.timeout.total_seconds())}: "
+        return ended_inconclusive(f"tree {treeid} not complete after {human(kc.timeout.total_seconds())}: "
                      f"{not_done_text(tree)}")
     return Next(None, f"tree {treeid} of kernel {short(data.get('commit'))}: {progress_text(tree)}",
                 kept, _deadline(kc, since, now, now + kc.interval))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,6 +55,31 @@ def kernelci_token(kc: KernelCI, environ: Mapping[str, str] | None = None) -> st
         raise AuthError(f"no KernelCI token: ${kc.token_env} is not set" if kc.token_env
                         else "no KernelCI token")
     return from_env
+
+
+LS_REMOTE_TIMEOUT = 60.0
+
+
+def tip_commit(url: str, branch: str, timeout: float = LS_REMOTE_TIMEOUT) -> str:
+    """The commit at the tip of the test kernel's branch (`git ls-remote`); KernelCIError if not.
+
+    No credential is offered (the tree is public) and git never prompts."""
+    ref = f"refs/heads/{branch}"
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+    try:
+        done = subprocess.run(["git", "-c", "credential.helper=", "ls-remote", "--", url, ref],
+                              capture_output=True, text=True, timeout=timeout, env=env,
+                              stdin=subprocess.DEVNULL, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise KernelCIError("unreachable", f"git ls-remote {url}: {type(exc).__name__}") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        raise KernelCIError("unreachable", f"git ls-remote {url}: {printable(last)[:200]}")
+    for line in done.stdout.splitlines():
+        sha, _, name = line.partition("\t")
+        if name == ref and len(sha) == 40:
+            return sha
+    raise KernelCIError("not_found", f"branch {branch!r} not found in {url}")
 
 
 def _message(answer: requests.Response) -> str:
