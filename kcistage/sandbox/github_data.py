@@ -89,13 +89,15 @@ class StandInData:
         return heads(branch) if heads else branches.get(branch)
 
     def add_pr(self, full_name: str, number: int, author: str | None, sha: str, base: str = "main",
-               draft: bool = False, labels: tuple[str, ...] | list[str] = (), title: str = "") -> None:
-        """Open a pull request."""
+               draft: bool = False, labels: tuple[str, ...] | list[str] = (), title: str = "",
+               body: str = "") -> None:
+        """Open a pull request (`body`: its description)."""
         now = _stamp(self.clock())
         with self._lock:
             self._repo(full_name)["prs"][number] = {
                 "number": number, "author": author, "sha": sha, "base": base, "draft": draft,
                 "labels": list(labels), "title": title or f"PR {number}", "state": "open",
+                "body": body, "merged": False, "closed_at": None, "merged_at": None,
                 "created_at": now, "updated_at": now, "ref": f"{author or 'ghost'}/branch-{number}"}
 
     def push_pr(self, full_name: str, number: int, sha: str) -> None:
@@ -103,14 +105,21 @@ class StandInData:
         self.update_pr(full_name, number, sha=sha)
 
     def update_pr(self, full_name: str, number: int, **fields: Any) -> None:
-        """Change draft, labels, state, base, title or sha of a pull request."""
+        """Change draft, labels, state, base, title, body or sha of a pull request; `merged=True`
+        closes it as merged."""
         with self._lock:
             pr = self._repo(full_name)["prs"][number]
+            now = _stamp(self.clock())
             for key, value in fields.items():
-                if key not in ("draft", "labels", "state", "base", "title", "sha"):
+                if key not in ("draft", "labels", "state", "base", "title", "sha", "body", "merged"):
                     raise KeyError(key)
                 pr[key] = list(value) if key == "labels" else value
-            pr["updated_at"] = _stamp(self.clock())
+            if pr.get("merged"):
+                pr["state"] = "closed"
+                pr["merged_at"] = pr.get("merged_at") or now
+            if "state" in fields:
+                pr["closed_at"] = None if pr["state"] == "open" else (pr.get("closed_at") or now)
+            pr["updated_at"] = now
 
     def add_comment(self, full_name: str, number: int, author: str | None, body: str,
                     created_at: datetime | None = None) -> int:
@@ -159,7 +168,8 @@ class StandInData:
         repo = self._repo_json(full)
         return {
             "id": pr["number"] + 10**6, "node_id": f"PR_{pr['number']}", "number": pr["number"],
-            "state": pr["state"], "locked": False, "title": pr["title"], "body": "",
+            "state": pr["state"], "locked": False, "title": pr["title"],
+            "body": pr.get("body") or None,  # GitHub sends null for an empty description
             "user": _user(pr["author"]), "draft": pr["draft"], "author_association": "CONTRIBUTOR",
             "labels": [{"id": i + 1, "node_id": f"LA_{i + 1}", "name": name, "color": "ededed",
                         "default": False, "description": "",
@@ -185,7 +195,8 @@ class StandInData:
                      "label": f"{full.split('/')[0]}:{pr['base']}", "repo": repo,
                      "user": _user(full.split("/")[0])},
             "created_at": pr["created_at"], "updated_at": pr["updated_at"],
-            "closed_at": None, "merged_at": None, "merge_commit_sha": None,
+            "closed_at": pr.get("closed_at"), "merged_at": pr.get("merged_at"),
+            "merge_commit_sha": None,
             "url": f"{base_url}/pulls/{pr['number']}", "html_url": html,
             "issue_url": f"{base_url}/issues/{pr['number']}",
             "comments_url": f"{base_url}/issues/{pr['number']}/comments",

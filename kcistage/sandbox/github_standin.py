@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from kcistage.sandbox import loopback
-from kcistage.sandbox.github_data import StandInData, _Reply, _stamp, _user
+from kcistage.sandbox.github_checks import ChecksData
+from kcistage.sandbox.github_data import _Reply, _stamp, _user
 from kcistage.sandbox.standin_app import AppEndpoints
 
 _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
@@ -34,6 +35,8 @@ _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
         ("POST", "/repos/{o}/{r}/issues/{n}/comments"), ("PATCH", "/repos/{o}/{r}/issues/comments/{id}"),
         ("POST", "/repos/{o}/{r}/issues/comments/{id}/reactions"),
         ("POST", "/repos/{o}/{r}/statuses/{sha}"),
+        ("GET", "/repos/{o}/{r}/commits/{ref}/check-runs"), ("GET", "/repos/{o}/{r}/commits/{ref}/status"),
+        ("GET", "/repos/{o}/{r}/commits/{ref}/statuses"),
         ("GET", "/repos/{o}/{r}/collaborators/{login}/permission"),
         ("GET", "/app"), ("GET", "/repos/{o}/{r}/installation"),
         ("POST", "/app/installations/{id}/access_tokens"),
@@ -41,7 +44,7 @@ _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
 ]
 
 
-class FakeGitHub(StandInData, AppEndpoints):
+class FakeGitHub(ChecksData, AppEndpoints):
     """The REST subset kcistage uses, with ETags, Link pagination, rate-limit headers and faults."""
 
     def __init__(self, token: str = "test-token", clock: Callable[[], datetime] | None = None,
@@ -54,6 +57,7 @@ class FakeGitHub(StandInData, AppEndpoints):
         self.on_served: Callable[[dict[str, Any]], None] | None = None
         self._server: ThreadingHTTPServer | None = None
         self._init_app()
+        self._init_checks()
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> str:
@@ -273,7 +277,7 @@ class FakeGitHub(StandInData, AppEndpoints):
                   "review_comments": 0}
         # GitHub computes mergeability in the background: null until it has, as here
         return 200, {**self._pr_json(full, pr), **counts, "mergeable": None,
-                     "mergeable_state": "unknown", "merged": False, "merged_by": None,
+                     "mergeable_state": "unknown", "merged": bool(pr.get("merged")), "merged_by": None,
                      "maintainer_can_modify": False, "rebaseable": None}, {}
 
     def _get_repo_issues_comments(self, full: str, query: dict[str, str],
@@ -325,15 +329,14 @@ class FakeGitHub(StandInData, AppEndpoints):
         if data.get("state") not in ("error", "failure", "pending", "success") or \
                 len(data.get("description") or "") > 140:
             raise _Reply(422, {"message": "Validation Failed"})
-        status = {"state": data["state"], "description": data.get("description"),
+        self._next_id += 1
+        status = {"id": self._next_id, "repo": full, "state": data["state"],
+                  "description": data.get("description"),
                   "context": data.get("context", "default"), "target_url": data.get("target_url"),
                   "creator": _user(self._actor), "created_at": _stamp(self.clock()),
                   "updated_at": _stamp(self.clock())}
         self.statuses.setdefault(sha, []).append(status)
-        number = len(self.statuses[sha])
-        return 201, {"id": number, "node_id": f"SC_{sha[:8]}_{number}",
-                     "url": f"{self.url}/repos/{full}/statuses/{sha}",
-                     "avatar_url": (_user(self._actor) or {}).get("avatar_url"), **status}, {}
+        return 201, self._status_json(full, sha, status), {}
 
     def _get_repo_collaborators_login_permission(self, full: str, query: dict[str, str], data: Any,
                                                login: str) -> tuple[int, Any, dict[str, str]]:

@@ -33,7 +33,10 @@ def spec() -> dict[str, Any]:
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGitHub]:
     with FakeGitHub() as fake:
         fake.add_repo(REPO)
-        fake.add_pr(REPO, 1, "alice", SHA, labels=["staging-skip"])
+        fake.add_pr(REPO, 1, "alice", SHA, labels=["staging-skip"], body="Depends-On: api#2")
+        fake.add_check_run(REPO, SHA, "build", status="in_progress")
+        fake.add_check_run(REPO, SHA, "lint", conclusion="failure")
+        fake.add_status(REPO, SHA, "ci/e2e", "pending")
         fake.add_comment(REPO, 1, "bob", "@kcibot deploy")
         fake.set_permission(REPO, "bob", "maintain")
         key = tmp_path_factory.mktemp("app") / "app.pem"
@@ -77,6 +80,9 @@ def calls(hub: FakeGitHub) -> list[tuple[str, str, str, dict[str, Any] | None, d
          f"/repos/{REPO}/issues/comments/{comment}/reactions", {"content": "eyes"}),
         ("POST", "/repos/{o}/{r}/statuses/{sha}", f"/repos/{REPO}/statuses/{SHA}",
          {"state": "success", "description": "ok", "context": "kcistage/staging"}),
+        ("GET", "/repos/{o}/{r}/commits/{ref}/check-runs", f"/repos/{REPO}/commits/{SHA}/check-runs", None),
+        ("GET", "/repos/{o}/{r}/commits/{ref}/status", f"/repos/{REPO}/commits/{SHA}/status", None),
+        ("GET", "/repos/{o}/{r}/commits/{ref}/statuses", f"/repos/{REPO}/commits/{SHA}/statuses", None),
         ("GET", "/repos/{o}/{r}/collaborators/{login}/permission",
          f"/repos/{REPO}/collaborators/bob/permission", None),
     ]] + [
