@@ -81,7 +81,9 @@ class Context:
             from kcistage.shell.git import Git
 
             self._git = Git(self.cfg.workdir, hide_env=(self.cfg.github.token_env,),
-                            credential=lambda repo: self.credentials.token(repo.github))
+                            credential=lambda repo: self.credentials.token(repo.github),
+                            timeout=self.cfg.git_timeout.total_seconds(),
+                            stop=lambda: self.stop_reason)
         return self._git
 
     def remote_head(self, repo: Repo) -> str:

@@ -21,6 +21,7 @@ from kcistage.core.state import DeploymentRecord, Exclusion
 from kcistage.core.step_filter import Plan, plan_steps
 from kcistage.core.trust import exclusion_reason
 from kcistage.errors import DeploymentAborted, KcistageError, ServiceError, exit_code_of, one_line
+from kcistage.shell.git import GitStopped
 from kcistage.shell.steps import boot_id, run_step
 
 RESTART = "restart"
@@ -103,9 +104,14 @@ def _attempt(ctx: Context, record: DeploymentRecord, target: Target, plans: list
     record["steps"] = []
     try:
         built = _build(ctx, record, target)
-    except ServiceError as exc:
+    except GitStopped as exc:  # SIGTERM while git ran: its process group is gone already
         ctx.out.line(f"deployment {record['id']}: {exc}")
+        return "interrupted"
+    except ServiceError as exc:  # a remote unreachable or refusing: a service problem (exit 3)
         record["error"] = str(exc)
+        # The deployment is closed and saved; the run then ends with this one line on stderr
+        # (said there only, once).
+        ctx.deferred = ctx.deferred or exc
         return "interrupted"
     record["statuses"] = "pending"  # from here, an error must resolve them
     statuses(ctx, {**record, "target": _new_heads(record["target"], previous)}, "running")

@@ -310,7 +310,7 @@ def validate(data: Any, path: Path, local_path: Callable[[str], Path]) -> Config
     if not isinstance(data, dict):
         v.fail("", f"expected a mapping of settings at the top level, got {kind(data)}")
     top = v.mapping(data, "", ("github", "state_file", "workdir", "schedule", "trust", "repos",
-                               "history", "notify", "steps", "serve"))
+                               "history", "git_timeout", "notify", "steps", "serve"))
     defaults = Config(path=path)
     repos = v.repos(top.get("repos"))
     return Config(
@@ -324,6 +324,8 @@ def validate(data: Any, path: Path, local_path: Callable[[str], Path]) -> Config
         trust=v.trust(top.get("trust")),
         repos=repos,
         history=v.integer(top.get("history", defaults.history), "history", 1),
+        git_timeout=v.duration(top["git_timeout"], "git_timeout") if "git_timeout" in top
+        else defaults.git_timeout,
         notify=v.notify(top.get("notify")),
         steps=v.steps(top.get("steps"), repos),
         serve=v.serve(top.get("serve")),

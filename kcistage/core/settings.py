@@ -176,6 +176,7 @@ class Config:
     trust: Trust = field(default_factory=Trust)
     repos: tuple[Repo, ...] = ()
     history: int = 500
+    git_timeout: timedelta = timedelta(minutes=5)  # bound of each git fetch, ls-remote, push
     notify: Notify = field(default_factory=Notify)
     steps: tuple[Step, ...] = ()
     serve: Serve = field(default_factory=Serve)

@@ -2,7 +2,9 @@
 
 Every request needs HTTP Basic authentication whose password is one of the accepted tokens (any
 user name, as on GitHub); without it the answer is 401 with a WWW-Authenticate challenge, so git
-asks its credential helper exactly as it does against github.com.
+asks its credential helper exactly as it does against github.com. A server's bad days, on demand:
+a repository that stops answering (`hang`), refuses pushes (`read_only`: 403; `protect`: GitHub's
+protected-branch refusal), or a server presenting a certificate no client trusts (`tls=True`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,13 +32,20 @@ def _backend() -> str:
 class GitHttpServer:
     """Serves the bare repositories under `root` at http://127.0.0.1:<port>/<name>.git."""
 
-    def __init__(self, root: Path, tokens: Callable[[], set[str]] | set[str]):
-        """`tokens`: the passwords accepted (a set, or a function asked at each request)."""
+    def __init__(self, root: Path, tokens: Callable[[], set[str]] | set[str], tls: bool = False):
+        """`tokens`: the passwords accepted (a set, or a function asked at each request);
+        `tls`: serve https with a self-signed certificate (git refuses it, as a bad one)."""
         self.root = Path(root)
         self._tokens = tokens
         self.url = ""
         self.log: list[dict[str, Any]] = []  # {"method", "path", "status", "user"} per request
         self.read_only: set[str] = set()  # repositories whose pushes are refused (403)
+        # repository -> the git service whose requests get no answer ("" for every request):
+        # the connection stays open and silent until the server stops.
+        self.hang: dict[str, str] = {}
+        self.hung = threading.Event()  # set when a request was left hanging
+        self._released = threading.Event()
+        self.tls = tls
         self._backend = _backend()
         self._server: ThreadingHTTPServer | None = None
 
@@ -49,13 +59,28 @@ class GitHttpServer:
 
     def start(self) -> str:
         """Listen on a free loopback port in a daemon thread; returns the base URL."""
-        self._server, self.url = loopback.serve(type("Handler", (_Handler,), {"git": self}))
+        tls = loopback.self_signed(self.root / ".tls") if self.tls else None
+        self._released.clear()
+        self._server, self.url = loopback.serve(type("Handler", (_Handler,), {"git": self}), tls)
         return self.url
 
     def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening (hanging requests are let go)."""
+        self._released.set()
         loopback.close(self._server)
         self._server = None
+
+    def protect(self, name: str, branch: str) -> None:
+        """Refuse every update of `branch` in repository `name` as GitHub refuses a push to a
+        protected branch (a pre-receive hook printing GitHub's GH006 error)."""
+        hook = self.root / f"{name}.git" / "hooks" / "pre-receive"
+        hook.parent.mkdir(parents=True, exist_ok=True)
+        hook.write_text("#!/bin/sh\nstatus=0\nwhile read old new ref; do\n"
+                        f"  if [ \"$ref\" = refs/heads/{branch} ]; then\n"
+                        "    echo \"error: GH006: Protected branch update failed for $ref.\" >&2\n"
+                        "    echo \"error: Cannot force-push to this branch\" >&2\n"
+                        "    status=1\n  fi\ndone\nexit $status\n")
+        hook.chmod(0o755)
 
     def __enter__(self) -> GitHttpServer:
         self.start()
@@ -104,6 +129,13 @@ class _Handler(BaseHTTPRequestHandler):
         entry = {"method": self.command, "path": parts.path, "status": 401, "user": None}
         self.git.log.append(entry)
         body = self._body()
+        name = parts.path.strip("/").split("/")[0].removesuffix(".git")
+        if name in self.git.hang and self.git.hang[name] in parts.path + parts.query:
+            entry["status"] = 0  # no answer at all: the connection stays open and silent
+            self.git.hung.set()
+            self.git._released.wait(300)
+            self.close_connection = True
+            return
         user = self._user()
         if user is None:
             self.send_response(401)
@@ -112,7 +144,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         entry["user"] = user
-        name = parts.path.strip("/").split("/")[0].removesuffix(".git")
         if name in self.git.read_only and "git-receive-pack" in parts.path + parts.query:
             entry["status"] = 403  # as GitHub answers a credential without write access
             self.send_response(403)

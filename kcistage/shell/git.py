@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,15 +14,24 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from kcistage.core import paths
+from kcistage.core.durations import human
 from kcistage.core.enums import Cause
 from kcistage.core.model import is_sha
 from kcistage.core.settings import Repo
 from kcistage.errors import KcistageError, ServiceError
 from kcistage.shell.git_credential import helper_command, token_fd
+from kcistage.shell.procgroup import stop_group
 
-# Network operations (fetch, ls-remote, push) may take a while on a first clone; local ones not.
-NETWORK_TIMEOUT = 1800.0
+# Network operations (fetch, ls-remote, push) end after the configured `git_timeout` whatever
+# happens; local ones (merges of big trees) get this long.
+NETWORK_TIMEOUT = 300.0
 LOCAL_TIMEOUT = 600.0
+# A transfer slower than LOW_SPEED_LIMIT bytes/s for LOW_SPEED_TIME seconds is abandoned by git's
+# http transport (curl): a remote that stops answering fails in a minute, not at the timeout.
+LOW_SPEED_LIMIT = 1000
+LOW_SPEED_TIME = 60
+POLL = 0.1  # seconds between looks at a running git (timeout, stop request)
+GRACE = 1.0  # seconds between SIGTERM and SIGKILL of a git process group
 
 BOT_NAME = "kcistage"
 BOT_EMAIL = "kcistage@localhost"
@@ -37,6 +47,11 @@ _HARDEN = ("-c", "core.hooksPath=/dev/null", "-c", "commit.gpgSign=false",
 _REF_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$")
 _REPO_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 _USERINFO = re.compile(r"://[^/@\s]+@")
+_SCP = re.compile(r"^[^/@:]+@([^/:]+):")  # git@github.com:owner/name.git
+_UNABLE = re.compile(r"unable to access '[^']*': ")  # curl's failures repeat the url
+# The lines of git's stderr that say why (the rest is progress and advice).
+_REASONS = ("fatal:", "error:", "remote: error:", "! [")
+_GENERIC = "failed to push some refs"  # said after every refused push: the reason came before
 # How git says an http remote wanted a credential it did not get or did not take.
 _AUTH_REFUSED = ("Authentication failed", "could not read Username", "could not read Password",
                  "error: 401")
@@ -56,6 +71,10 @@ class Build:
     # For each PR left out by a conflict, what it conflicted with: the (number, sha) merged on
     # the base before it (empty: the base alone), so it is retried when that changes.
     before: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+
+
+class GitStopped(KcistageError):
+    """A git command was stopped because the run was asked to stop (SIGTERM)."""
 
 
 class _Failed(Exception):
@@ -98,6 +117,24 @@ def _check_repo(repo: Repo) -> None:
         raise GitError(f"{repo.name}: no fetch url")
 
 
+def remote_host(url: str) -> str:
+    """The host (and port) a remote url names, for messages; a local path as written."""
+    parts = urlsplit(url)
+    if parts.scheme and parts.hostname:
+        return parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    scp = _SCP.match(url)
+    return scp.group(1) if scp else url
+
+
+def _reason(stderr: str, url: str) -> str:
+    """Git's reason for a failure: its fatal, error and rejected lines (else its last lines),
+    without the url it repeats and with any credential in a URL masked."""
+    text = _UNABLE.sub("", stderr.replace(url, "<url>"))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    said = [line for line in lines if line.startswith(_REASONS) and _GENERIC not in line]
+    return _tail("\n".join(said or lines), 4) or "no reason given"
+
+
 def http_remote(url: str) -> tuple[str, str] | None:
     """(protocol, host[:port]) of an http(s) remote, the only kind given a credential; else None."""
     parts = urlsplit(url)
@@ -111,15 +148,23 @@ class Git:
     """Runs git for deployments in persistent checkouts under `workdir / "repos"`."""
 
     def __init__(self, workdir: Path, hide_env: Sequence[str] = (),
-                 credential: Callable[[Repo], str] | None = None):
+                 credential: Callable[[Repo], str] | None = None,
+                 timeout: float = NETWORK_TIMEOUT, stop: Callable[[], str | None] | None = None,
+                 low_speed_time: int = LOW_SPEED_TIME):
         """`hide_env` names extra variables (e.g. the configured token_env) kept from git.
 
         `credential(repo)` gives the token for an http(s) remote; git receives it through the
         credential helper of kcistage.shell.git_credential, never in its arguments or environment.
-        SSH and local remotes get none (SSH uses the operator's deploy key)."""
+        SSH and local remotes get none (SSH uses the operator's deploy key). `timeout` bounds each
+        network command (seconds); `stop()` returning a reason (SIGTERM) ends the running git at
+        once, its whole process group, with GitStopped."""
         self.workdir = Path(workdir)
         self.hidden = set(HIDDEN_ENV) | set(hide_env)
         self.credential = credential
+        self.timeout = timeout
+        self.stop = stop
+        self.low_speed = ("-c", f"http.lowSpeedLimit={LOW_SPEED_LIMIT}",
+                          "-c", f"http.lowSpeedTime={max(1, low_speed_time)}")
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -138,21 +183,46 @@ class Git:
              timeout: float = LOCAL_TIMEOUT, remote: Repo | None = None) -> str:
         """Run `git <args>` and return stdout; raise _Failed on a non-zero exit or timeout.
 
-        With `remote`, git may authenticate to that repo's http(s) url through the helper."""
+        With `remote`, a network command: bounded by the configured timeout and the low-speed
+        limits, and git may authenticate to that repo's http(s) url through the helper. git runs
+        in a process group of its own, stopped as a whole on timeout, on stop() and on any error
+        here, so no git (nor its remote helper) outlives the command."""
+        if remote is not None:
+            timeout = self.timeout
+        network = self.low_speed if remote is not None else ()
         with self._credential_args(remote) as (extra, fds):
             try:
-                proc = subprocess.run(["git", *_HARDEN, *extra, *args], cwd=cwd, input=input,
-                                      capture_output=True, text=True, errors="replace",
-                                      env=self._env(), timeout=timeout, check=False,
-                                      stdin=None if input is not None else subprocess.DEVNULL,
-                                      pass_fds=fds)
-            except subprocess.TimeoutExpired:
-                raise _Failed(-1, f"git {args[0]} timed out after {timeout:.0f}s") from None
+                proc = subprocess.Popen(["git", *_HARDEN, *network, *extra, *args], cwd=cwd,
+                                        stdin=subprocess.DEVNULL if input is None
+                                        else subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, errors="replace",
+                                        env=self._env(), pass_fds=fds, start_new_session=True)
             except OSError as exc:
                 raise GitError(f"cannot run git: {exc}") from None
+            try:
+                out, err = self._wait(proc, args[0], input, timeout)
+            finally:
+                if proc.poll() is None:  # stopped, timed out, or kcistage itself failing
+                    stop_group(proc, GRACE)
         if proc.returncode != 0:
-            raise _Failed(proc.returncode, proc.stderr)
-        return proc.stdout
+            raise _Failed(proc.returncode, err)
+        return out
+
+    def _wait(self, proc: subprocess.Popen[str], command: str, input: str | None,
+              timeout: float) -> tuple[str, str]:
+        """Feed and read `proc` until it exits; _Failed at the timeout, GitStopped on stop()."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return proc.communicate(input, timeout=min(POLL, max(0.0, deadline
+                                                                     - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                input = None  # sent with the first call; communicate() goes on with the rest
+            reason = self.stop() if self.stop is not None else None
+            if reason is not None:
+                raise GitStopped(f"git {command} stopped: {reason}")
+            if time.monotonic() >= deadline:
+                raise _Failed(-1, f"git {command} timed out after {human(timeout)}")
 
     @contextmanager
     def _credential_args(self, remote: Repo | None
@@ -196,18 +266,22 @@ class Git:
     def _fetch(self, repo: Repo, refspecs: Sequence[str]) -> None:
         """One `git fetch` of `refspecs` from the repo's url; _Failed on failure."""
         self._run(["fetch", "-q", "--no-tags", "--no-write-fetch-head", "--", repo.url,
-                   *refspecs], self.checkout_dir(repo), timeout=NETWORK_TIMEOUT, remote=repo)
+                   *refspecs], self.checkout_dir(repo), remote=repo)
 
     def _service_error(self, repo: Repo, action: str, exc: _Failed) -> ServiceError:
-        """A ServiceError naming the repo (never its url) with git's masked stderr tail."""
+        """A ServiceError naming the repo and the remote's host (never the url's secrets) with
+        git's reason: its fatal/error/rejected lines, credentials in URLs masked."""
         where = http_remote(repo.url)
-        if where is not None and any(sign in exc.stderr for sign in _AUTH_REFUSED):
-            detail = (f"{where[1]} refused the credential (HTTP authentication): check the token "
+        host = remote_host(repo.url)
+        if exc.returncode == -1:  # our timeout: git said nothing useful
+            detail = f"{host} did not finish in time ({exc.stderr})"
+        elif where is not None and any(sign in exc.stderr for sign in _AUTH_REFUSED):
+            detail = (f"{host} refused the credential (HTTP authentication): check the token "
                       f"or the GitHub App installation and its access to {repo.github}")
         elif where is not None and "error: 403" in exc.stderr:
-            detail = f"{where[1]} answered 403: the credential may not write to {repo.github}"
+            detail = f"{host} answered 403: the credential may not write to {repo.github}"
         else:
-            detail = _tail(exc.stderr.replace(repo.url, "<url>"))
+            detail = f"{host}: {_reason(exc.stderr, repo.url)}"
         return ServiceError(f"{repo.name}: git {action} failed: {detail}")
 
     # -- public -----------------------------------------------------------------------------
@@ -221,8 +295,7 @@ class Git:
         _check_repo(repo)
         ref = f"refs/heads/{repo.base}"
         try:
-            out = self._run(["ls-remote", "--", repo.url, ref], None, timeout=NETWORK_TIMEOUT,
-                            remote=repo)
+            out = self._run(["ls-remote", "--", repo.url, ref], None, remote=repo)
         except _Failed as exc:
             raise self._service_error(repo, "ls-remote", exc) from None
         for line in out.splitlines():
@@ -279,8 +352,7 @@ class Git:
             # One vanished PR ref fails the whole fetch: retry with the refs that exist
             # (ls-remote also tells an unreachable remote from a missing ref).
             try:
-                listing = self._run(["ls-remote", "--", repo.url], None,
-                                    timeout=NETWORK_TIMEOUT, remote=repo)
+                listing = self._run(["ls-remote", "--", repo.url], None, remote=repo)
             except _Failed as exc:
                 raise self._service_error(repo, "ls-remote", exc) from None
             names = {line.partition("\t")[2] for line in listing.splitlines()}
@@ -351,7 +423,7 @@ class Git:
             ref = f"refs/heads/{repo.staging_branch}"
             try:
                 self._run(["push", "-q", "--dry-run", "--force", "--no-verify", "--", repo.url,
-                           f"+{sha}:{ref}"], scratch, timeout=NETWORK_TIMEOUT, remote=repo)
+                           f"+{sha}:{ref}"], scratch, remote=repo)
             except _Failed as exc:
                 raise self._service_error(repo, "push --dry-run", exc) from None
 
@@ -363,6 +435,6 @@ class Git:
         ref = f"refs/heads/{repo.staging_branch}"
         try:
             self._run(["push", "-q", "--force", "--no-verify", "--", repo.url, f"+{ref}:{ref}"],
-                      self.checkout_dir(repo), timeout=NETWORK_TIMEOUT, remote=repo)
+                      self.checkout_dir(repo), remote=repo)
         except _Failed as exc:
             raise self._service_error(repo, "push", exc) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from kcistage.core.durations import human
 from kcistage.core.model import format_time
 from kcistage.core.settings import Drain, Step
 from kcistage.shell import neterrors
+from kcistage.shell.procgroup import signal_group, stop_group
 
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a step's process group
 POLL = 0.05  # seconds between checks of a running step
@@ -51,23 +51,6 @@ def _note(log: IO[bytes], text: str) -> None:
     log.flush()
 
 
-def _signal_group(pgid: int, sig: int) -> None:
-    """Send `sig` to a whole process group; a group already gone is fine."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM the process group, wait up to `grace`, then SIGKILL whatever is left of it."""
-    pgid = proc.pid  # start_new_session makes the child its group's leader
-    _signal_group(pgid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=grace)
-    # Children may ignore SIGTERM or outlive the leader: the group gets SIGKILL regardless.
-    _signal_group(pgid, signal.SIGKILL)
-    proc.wait()
-
-
 def _attempt(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes], check: Check,
              grace: float, on_start: Callable[[int], None] | None = None) -> tuple[str, str]:
     """One run of the step's argv; returns (result, detail)."""
@@ -93,16 +76,16 @@ def _attempt(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes], 
                 return "failed", f"exit {code}"
             reason = check()
             if reason is not None:
-                _stop(proc, grace)
+                stop_group(proc, grace)
                 return "interrupted", f"interrupted: {reason}"
             if time.monotonic() >= deadline:
-                _stop(proc, grace)
+                stop_group(proc, grace)
                 return "timeout", f"timed out after {human(limit)}"
             time.sleep(POLL)
     finally:
         # kcistage itself failed (exception, KeyboardInterrupt): never leave the step running.
         if proc.poll() is None:
-            _stop(proc, min(grace, 1.0))
+            stop_group(proc, min(grace, 1.0))
 
 
 def _run_argv(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes], check: Check,
@@ -256,7 +239,7 @@ def stop_orphan(pgid: int, grace: float = GRACE) -> bool:
         except ProcessLookupError:
             return True
         time.sleep(POLL)
-    _signal_group(pgid, signal.SIGKILL)
+    signal_group(pgid, signal.SIGKILL)
     return True
 
 
