@@ -40,15 +40,27 @@ def _change(env: Env, change: Callable[[Any, str, str], Any]) -> Any:
 
 
 def _ref(env: Env, text: str) -> str:
-    """`<repo>#<n>` checked against the configured repos (a usage error names the argument)."""
+    """`<repo>#<n>` or `<owner>/<name>#<n>` checked against the configured repos, as
+    `<repo>#<n>` (a usage error names the argument and hints at the form)."""
     from kcistage.core.controls import ControlsProblem, parse_ref
 
-    repos = tuple(r.name for r in env.config().repos)
+    cfg = env.config()
+    repos = tuple(r.name for r in cfg.repos)
     try:
-        repo, number = parse_ref(text, repos)
+        repo, number = parse_ref(text, repos, {r.github: r.name for r in cfg.repos})
     except ControlsProblem as exc:
         raise click.BadParameter(str(exc), param_hint="<repo>#<n>") from None
     return f"{repo}#{number}"
+
+
+def _open_prs(env: Env) -> dict[str, Any] | None:
+    """The PR records of the last tick (None before the first tick wrote a state file)."""
+    from kcistage.shell import statefile
+
+    cfg = env.config()
+    if not cfg.state_file.exists():
+        return None
+    return dict(statefile.load(cfg.state_file, env.clock()(), readonly=True)["prs"])
 
 
 @click.command(short_help="Hold automatic, command and culprit-search cycles until resume.")
@@ -61,10 +73,15 @@ def pause(env: Env, reason: str | None) -> int:
     comment answers and `kcistage deploy` by hand go on. Works while a deployment runs.
     """
     from kcistage.core import controls
+    from kcistage.shell import controls as store
 
+    before = store.load(env.config().state_file)["paused"]
     cfg, doc = _change(env, lambda d, by, at: controls.pause(d, by, at, reason))
     click.echo(f"{controls.paused_reason(doc['paused'])}; `kcistage resume` releases "
                f"(recorded in {cfg.state_file.name}.controls)")
+    if before is not None:
+        whose = "your own" if before["by"] == doc["paused"]["by"] else f"{before['by']}'s"
+        click.echo(f"this replaces {whose} pause ({controls.paused_reason(before)})")
     return 0
 
 
@@ -94,6 +111,11 @@ def exclude(env: Env, pr: str, reason: str | None) -> int:
     from kcistage.core import controls
 
     key = _ref(env, pr)
+    prs = _open_prs(env)
+    if prs is None or key not in prs:
+        seen = "no tick has run yet" if prs is None else "it was not open at the last tick"
+        raise click.BadParameter(f"{key}: {seen}; only an open PR can be excluded",
+                                 param_hint="<repo>#<n>")
     _, doc = _change(env, lambda d, by, at: controls.exclude(d, key, by, at, reason))
     click.echo(f"{key} excluded {controls.by_hand_reason(doc['excluded'][key])}; "
                "takes effect at the next tick")
@@ -107,8 +129,16 @@ def include(env: Env, pr: str) -> int:
     """Let the PR <repo>#<n> back in: ends its exclusion by hand, and lifts a conflict or culprit
     exclusion at its current head (the next tick tries it again). The PR is told."""
     from kcistage.core import controls
+    from kcistage.shell import controls as store
 
     key = _ref(env, pr)
+    record = (_open_prs(env) or {}).get(key) or {}
+    by_hand = key in store.load(env.config().state_file)["excluded"]
+    at_head = (record.get("excluded") or {}).get("sha") == record.get("sha")
+    if not by_hand and not at_head and record.get("state") != "excluded":
+        state = f" (it is {record['state']}: {record.get('reason')})" if record.get("state") else ""
+        click.echo(f"{key} is not excluded{state}: nothing to include")
+        return 0
     _change(env, lambda d, by, at: controls.include(d, key, by, at))
     click.echo(f"{key} included; takes effect at the next tick")
     return 0

@@ -23,7 +23,10 @@ from kcistage.core.state import Exclusion
 
 VERSION = 1
 MAX_REASON = 200  # an operator's reason, kept on one line
-_REF_RE = re.compile(r"^(?P<repo>[A-Za-z0-9._-]+)#(?P<number>[1-9][0-9]{0,9})$")
+_REF_RE = re.compile(r"^(?:(?P<owner>[A-Za-z0-9._-]+)/)?(?P<repo>[A-Za-z0-9._-]+)#"
+                     r"(?P<number>[1-9][0-9]{0,9})$")
+# Forms people paste instead: a PR's URL, "repo 12", "repo/pull/12", "repo:12"
+_NEAR_RE = re.compile(r"(?:^|/)(?P<repo>[A-Za-z0-9._-]+)(?:/pulls?/|[ :/#]+)#?(?P<number>[0-9]+)/?$")
 
 
 class ControlsProblem(ValueError):
@@ -68,12 +71,26 @@ def clean_reason(text: str | None) -> str:
     return words[:MAX_REASON]
 
 
-def parse_ref(text: str, repos: tuple[str, ...] | None = None) -> tuple[str, int]:
-    """`<repo>#<n>` as (repo, number); with `repos`, the repo must be one of them."""
+def parse_ref(text: str, repos: tuple[str, ...] | None = None,
+              full_names: dict[str, str] | None = None) -> tuple[str, int]:
+    """`<repo>#<n>` or `<owner>/<name>#<n>` as (repo, number); with `repos`, the repo must be one
+    of them, and `full_names` maps each repo's `owner/name` (any case) to its short name."""
     found = _REF_RE.match(text.strip())
+    if found and found["owner"] is not None and full_names is None:
+        found = None  # stored keys and the short form only
     if not found:
-        raise ControlsProblem(f"{text!r} is not <repo>#<number> (e.g. kernelci-api#123)")
+        near = _NEAR_RE.search(text.strip())
+        hint = (f"; did you mean {near['repo']}#{int(near['number'])}?" if near and
+                int(near["number"]) > 0 else " (e.g. kernelci-api#123 or kernelci/kernelci-api#123)")
+        raise ControlsProblem(f"{text!r} is not <repo>#<number>{hint}")
     repo, number = found["repo"], int(found["number"])
+    if found["owner"] is not None:
+        full = f"{found['owner']}/{repo}"
+        names = {k.casefold(): v for k, v in (full_names or {}).items()}
+        if full.casefold() not in names:
+            known = ", ".join(sorted(full_names or {})) or "none"
+            raise ControlsProblem(f"unknown repo {full!r} in {text!r} (repos: {known})")
+        repo = names.get(full.casefold(), repo)
     if repos is not None and repo not in repos:
         raise ControlsProblem(f"unknown repo {repo!r} in {text!r} (repos: {', '.join(repos)})")
     return repo, number

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -99,10 +101,10 @@ def script(box: Sandbox, t: Timeline, web: SandboxServe) -> None:
     t.say("broonie (trusted) opens kernelci-api#8 whose api build takes a while; "
           "he pushes again while it deploys")
     box.open_pr("kernelci-api", 8, "broonie", {"api/models.py": "MODELS = [1]\n",
-                                              ".demo/slow-restart-api": "2.5\n"},
+                                              ".demo/slow-restart-api": "hold\n"},
                 title="api: models")
     box.advance(6)
-    pusher = threading.Thread(target=_push_later, args=(box, 1.5), daemon=True)
+    pusher = threading.Thread(target=_push_during, args=(box, box.state()["next_id"]), daemon=True)
     pusher.start()
     t.until_idle()
     pusher.join()
@@ -162,11 +164,18 @@ def _last_time(root: Path) -> str:
         return format_time(START)
 
 
-def _push_later(box: Sandbox, seconds: float) -> None:
-    """Push to kernelci-api#8 while its deployment runs."""
-    time.sleep(seconds)
-    box.push("kernelci-api", 8, {"api/models.py": "MODELS = [1, 2]\n"})
-    click.echo(f"[{box.clock():%H:%M}] {click.style('broonie pushes to kernelci-api#8', bold=True)}")
+def _push_during(box: Sandbox, deploy_id: int) -> None:
+    """Push to kernelci-api#8 while its deployment's long step runs, then let that step end.
+
+    The step is held until released, so the push lands inside it however slow the machine is."""
+    try:
+        box.wait_for_step("restart-api", deploy_id)
+        box.push("kernelci-api", 8, {"api/models.py": "MODELS = [1, 2]\n"})
+        click.echo(f"[{box.clock():%H:%M}] "
+                   f"{click.style('broonie pushes to kernelci-api#8', bold=True)}")
+        box.wait_for_step("restart-api", deploy_id, count=2)  # the deployment restarted
+    finally:
+        box.release("restart-api")  # whatever happened, the step must not stay held
 
 
 def _steps(box: Sandbox) -> None:
@@ -206,9 +215,27 @@ def run_demo(keep: Path | None = None, verbose: bool = False) -> int:
     finally:
         if keep is None:
             shutil.rmtree(root, ignore_errors=True)
+    program = own_command()
     if keep is not None:
-        click.echo(f"Sandbox kept in {root} (try: kcistage --config {root}/config.yaml status)")
-        click.echo(f"Status page: file://{root.resolve()}/status.html (a snapshot), or live: "
-                   f"kcistage --config {root}/config.yaml --now {_last_time(root)} serve, "
-                   "then open http://127.0.0.1:8080/")
+        config = shlex.quote(f"{root}/config.yaml")
+        now = shlex.quote(_last_time(root))
+        click.echo(f"Sandbox kept in {root}. Look around at the sandbox's time:")
+        click.echo(f"  {program} --config {config} --now {now} status")
+        click.echo(f"  {program} --config {config} --now {now} serve   "
+                   "(then open http://127.0.0.1:8080/)")
+        click.echo(f"Status page snapshot: file://{root.resolve()}/status.html")
+    else:
+        click.echo(f"Next: `{program} demo --keep DIR` keeps the sandbox to look around in "
+                   "(status, log, serve); docs/operations.md installs kcistage on a server.")
     return 0
+
+
+def own_command() -> str:
+    """How to run this same kcistage again from the same folder: the script that is running
+    (for example .venv/bin/kcistage, which need not be on PATH), else `python -m kcistage`."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is not None and script.name == "kcistage":
+        found = shutil.which(str(script)) if "/" not in str(script) else str(script)
+        if found:
+            return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m kcistage"

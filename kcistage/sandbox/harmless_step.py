@@ -4,7 +4,10 @@ Used by `kcistage demo` and the end-to-end tests in place of docker. It fails wh
 checkout holds a file `BREAKS_STAGING` (a faulty PR), fails only step <step> when a checkout or
 the workdir holds `.demo/fail-<step>` (a test kernel that breaks, a broken environment), and
 sleeps N seconds when a checkout holds `.demo/slow-<step>` containing N (a long build), so
-restarts and culprit searches can be shown.
+restarts and culprit searches can be shown. `.demo/slow-<step>` containing `hold` makes the step
+wait (at most HOLD_LIMIT seconds) until the file `release-<step>` appears beside RECORDS_FILE: a
+deployment held mid-step until the demo or a test has done what it must do during it, whatever
+the machine's load (no race against a fixed sleep).
 """
 
 from __future__ import annotations
@@ -16,6 +19,19 @@ import time
 from pathlib import Path
 
 TOKEN = "sandbox-token-0123456789"  # the sandbox's GitHub token: a step must never see it
+HOLD_LIMIT = 120.0  # a held step gives up then, so a demo or test that forgot it cannot hang
+
+
+def hold(release: Path) -> None:
+    """Wait until `release` exists (or HOLD_LIMIT passes): stopped by a restart meanwhile."""
+    deadline = time.monotonic() + HOLD_LIMIT
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def release(records: Path, step: str) -> Path:
+    """The file that lets a held `step` go on (it stays: later runs of the step pass at once)."""
+    return records.with_name(f"release-{step}")
 
 
 def main(argv: list[str]) -> int:
@@ -32,9 +48,13 @@ def main(argv: list[str]) -> int:
     for folder in dirs:
         slow = folder / ".demo" / f"slow-{name}"
         if slow.is_file():
-            seconds = float(slow.read_text().strip() or "1")
-            print(f"{name}: working for {seconds}s", flush=True)
-            time.sleep(seconds)
+            text = slow.read_text().strip() or "1"
+            if text == "hold":
+                print(f"{name}: working until released", flush=True)
+                hold(release(records, name))
+                continue
+            print(f"{name}: working for {text}s", flush=True)
+            time.sleep(float(text))
     for folder in dirs:
         if (folder / "BREAKS_STAGING").exists():
             print(f"{name}: {folder.name} is broken (BREAKS_STAGING)", file=sys.stderr)

@@ -10,6 +10,7 @@ import json
 import secrets
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +25,7 @@ from kcistage.core.settings import Config
 from kcistage.core.state import State
 from kcistage.sandbox.git_http import GitHttpServer
 from kcistage.sandbox.github_standin import FakeGitHub
-from kcistage.sandbox.harmless_step import TOKEN
+from kcistage.sandbox.harmless_step import HOLD_LIMIT, TOKEN, release
 from kcistage.sandbox.localrepo import LocalRepo
 from kcistage.shell import statefile
 from kcistage.shell.clock import Clock
@@ -267,3 +268,22 @@ class Sandbox:
         if not self.records.exists():
             return []
         return [json.loads(line) for line in self.records.read_text().splitlines() if line]
+
+    def wait_for_step(self, step: str, deploy_id: int, count: int = 1,
+                      timeout: float = HOLD_LIMIT) -> dict[str, Any]:
+        """Wait until `step` has started `count` times in deployment `deploy_id`; its last record.
+
+        An event to wait on (the step writes its record first thing), not a guess of how long
+        a tick takes on a busy machine."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seen = [r for r in self.step_records() if r["step"] == step
+                    and r["env"].get("KCISTAGE_DEPLOY_ID") == str(deploy_id)]
+            if len(seen) >= count:
+                return seen[count - 1]
+            time.sleep(0.02)
+        raise TimeoutError(f"step {step} of deployment {deploy_id} did not start {count} time(s)")
+
+    def release(self, step: str) -> None:
+        """Let a step held by `.demo/slow-<step>` = `hold` go on (now and in later runs)."""
+        release(self.records, step).touch()

@@ -334,7 +334,7 @@ def test_partial_restarts_once_on_change_then_runs_to_end(box: Sandbox) -> None:
     """A push mid-step restarts the partial deployment once (same id); later pushes wait."""
     base_deploy(box)
     box.open_pr(API, 8, "broonie", {"api/models.py": "MODELS = [8]\n",
-                                     ".demo/slow-restart-api": "3\n"})
+                                     ".demo/slow-restart-api": "hold\n"})  # until released
     first20 = box.open_pr(PIPE, 20, "JenySadadia", {"src/trigger.py": "TRIGGER = 20\n"})
     pushed: dict[str, str] = {}
     pids: list[int] = []
@@ -344,6 +344,7 @@ def test_partial_restarts_once_on_change_then_runs_to_end(box: Sandbox) -> None:
         pushed["second"] = box.push(PIPE, 20, {"src/trigger.py": "TRIGGER = 21\n"})
         wait_for(lambda: len(started(box, 2, "restart-api")) == 2, what="restarted restart-api")
         pushed["third"] = box.push(PIPE, 20, {"src/trigger.py": "TRIGGER = 22\n"})
+        box.release("restart-api")  # held until now: both pushes land inside the step
 
     thread = threading.Thread(target=pusher, daemon=True)
     thread.start()
@@ -385,13 +386,14 @@ def test_partial_restarts_once_on_change_then_runs_to_end(box: Sandbox) -> None:
 def test_full_cycle_is_never_interrupted(box: Sandbox) -> None:
     """A push during a full cycle does not restart it; it is deployed afterwards."""
     base_deploy(box)
-    box.open_pr(API, 8, "broonie", {".demo/slow-restart-api": "1.5\n"})
+    box.open_pr(API, 8, "broonie", {".demo/slow-restart-api": "hold\n"})
     first = box.open_pr(PIPE, 20, "JenySadadia", {"src/trigger.py": "TRIGGER = 20\n"})
     pushed: list[str] = []
 
     def pusher() -> None:
         wait_for(lambda: started(box, 2, "restart-api"), what="restart-api")
         pushed.append(box.push(PIPE, 20, {"src/trigger.py": "TRIGGER = 21\n"}))
+        box.release("restart-api")  # the push landed inside the step
 
     thread = threading.Thread(target=pusher, daemon=True)
     thread.start()

@@ -13,6 +13,7 @@ import pytest
 
 from kcistage.core import paths
 from kcistage.sandbox.sandbox import OWNER, Sandbox
+from kcistage.shell.controls import load as load_controls
 
 API, PIPE = "kernelci-api", "kernelci-pipeline"
 OPERATOR = {"SUDO_USER": "alice", "USER": "root"}
@@ -123,8 +124,9 @@ def test_a_command_waits_for_resume(sandbox: Sandbox, cli) -> None:
 def test_exclude_while_locked_then_include(sandbox: Sandbox, cli, hold_lock) -> None:
     box = sandbox
     prime(box)
-    held = hold_lock()
     sha = box.open_pr(API, 3, "JenySadadia", {"api/main.py": "app = 3\n"})
+    box.tick()  # the PR is open at the last tick
+    held = hold_lock()
     done = cli("exclude", f"{API}#3", "--reason", "breaks login", env=OPERATOR)
     assert done.returncode == 0, done.stderr
     assert cli("exclude", "nope#3", env=OPERATOR).returncode == 2
@@ -180,3 +182,45 @@ def test_controls_file_is_beside_the_state_file(sandbox: Sandbox, cli) -> None:
     state_file: Path = sandbox.config().state_file
     assert paths.controls_file(state_file).parent == state_file.parent
     assert not state_file.exists()  # the controls never touch the state file
+
+
+def test_exclude_names_an_open_pr_in_either_form(sandbox: Sandbox, cli) -> None:
+    box = sandbox
+    prime(box)
+    box.open_pr(API, 3, "JenySadadia", {"api/main.py": "app = 3\n"})
+    early = cli("exclude", f"{API}#3", env=OPERATOR)  # opened, but no tick has seen it yet
+    assert early.returncode == 2
+    assert f"{API}#3: it was not open at the last tick" in early.stderr, early.stderr
+    box.tick()
+    missing = cli("exclude", f"{API}#99", env=OPERATOR)
+    assert missing.returncode == 2 and "not open at the last tick" in missing.stderr
+    assert not load_controls(box.config().state_file)["excluded"]
+    full = cli("exclude", f"{OWNER}/{API}#3", "--reason", "x", env=OPERATOR)
+    assert full.returncode == 0, full.stderr
+    assert full.stdout.startswith(f"{API}#3 excluded by hand (alice): x")
+    wrong = cli("exclude", f"https://github.com/{OWNER}/{API}/pull/3", env=OPERATOR)
+    assert wrong.returncode == 2 and f"did you mean {API}#3?" in wrong.stderr, wrong.stderr
+    assert "Traceback" not in wrong.stderr
+
+
+def test_include_of_a_pr_never_excluded_says_so(sandbox: Sandbox, cli) -> None:
+    box = sandbox
+    prime(box)
+    box.open_pr(API, 3, "JenySadadia", {"api/main.py": "app = 3\n"})
+    box.tick()
+    done = cli("include", f"{API}#3", env=OPERATOR)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{API}#3 is not excluded (it is pending: "), done.stdout
+    assert "nothing to include" in done.stdout and "included;" not in done.stdout
+    assert not load_controls(box.config().state_file)["include"]
+
+
+def test_a_pause_over_another_pause_says_whose_it_replaces(sandbox: Sandbox, cli) -> None:
+    first = cli("pause", "--reason", "docker upgrade", env=OPERATOR)
+    assert first.returncode == 0 and "replaces" not in first.stdout
+    second = cli("pause", "--reason", "kernel freeze", env={"SUDO_USER": "bob"})
+    assert second.returncode == 0, second.stderr
+    assert "this replaces alice's pause (paused by alice since" in second.stdout
+    assert "docker upgrade" in second.stdout
+    again = cli("pause", env={"SUDO_USER": "bob"})
+    assert "this replaces your own pause" in again.stdout

@@ -72,3 +72,24 @@ def test_validate_round_trip() -> None:
     doc = c.include(c.pause(c.exclude(c.empty(), "a#1", "x", AT, "r"), "y", AT, None), "b#2", "z", AT)
     assert c.validate(doc) == doc
     assert c.validate({"version": 1}) == c.empty()
+
+
+FULL = {"kernelci/kernelci-api": "kernelci-api"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("kernelci/kernelci-api#12", ("kernelci-api", 12)),
+    ("KernelCI/KernelCI-API#3", ("kernelci-api", 3)),
+    ("kernelci-api#4", ("kernelci-api", 4)),
+    ("someone/kernelci-api#12", "unknown repo 'someone/kernelci-api'"),
+    ("https://github.com/kernelci/kernelci-api/pull/12", "did you mean kernelci-api#12"),
+    ("kernelci-api 12", "did you mean kernelci-api#12"),
+    ("kernelci-api/pull/7", "did you mean kernelci-api#7"),
+    ("12", r"e\.g\. kernelci-api#123 or kernelci/kernelci-api#123"),
+])
+def test_parse_ref_with_full_names_and_hints(text: str, expected) -> None:
+    if isinstance(expected, tuple):
+        assert c.parse_ref(text, ("kernelci-api",), FULL) == expected
+    else:
+        with pytest.raises(c.ControlsProblem, match=expected):
+            c.parse_ref(text, ("kernelci-api",), FULL)
