@@ -40,6 +40,32 @@ def test_demo_tells_the_story_and_cleans_up(tmp_path: Path, monkeypatch: pytest.
     # the search shows in status, deploys each composition once and ends with staging good
     assert "next: partial: culprit search: deployment 1 of at most 4; suspects:" in out
     assert "culprit search over after 3 deployments" in out
+    assert "Next: `" in out and "demo --keep DIR`" in out
     assert set(Path(tempfile.gettempdir()).glob("kcistage-demo-*")) == before
     assert Path(tempfile.gettempdir()) == tmp_path
 
+
+
+def test_demo_ends_saying_what_to_do_next_with_a_command_that_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The --keep hint's status command runs as printed (the sandbox's time, this program)."""
+    import shlex
+    import subprocess
+
+    from kcistage.sandbox import demo
+
+    keep = tmp_path / "kept"
+    result = CliRunner().invoke(main, ["demo", "--keep", str(keep)])
+    assert result.exit_code == 0, result.output
+    hints = [line.strip() for line in result.output.splitlines() if line.endswith(" status")]
+    assert len(hints) == 1 and " --now " in hints[0], result.output
+    done = subprocess.run(shlex.split(hints[0]), capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Recent deployments" in done.stdout and "process" not in done.stdout
+    assert "serve" in result.output and (keep / "status.html").is_file()
+    # run as a script that is not on PATH, the hint names that script; else python -m kcistage
+    monkeypatch.setattr(demo.sys, "argv", [".venv/bin/kcistage", "demo"])
+    assert demo.own_command() == ".venv/bin/kcistage"
+    monkeypatch.setattr(demo.sys, "argv", ["/x/kcistage/__main__.py", "demo"])
+    assert demo.own_command() == f"{shlex.quote(demo.sys.executable)} -m kcistage"
