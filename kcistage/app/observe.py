@@ -151,6 +151,8 @@ def _update_prs(state: State, prs_by_repo: dict[str, list[PullRequest]],
             new.update(cast(PrRecord, pr.to_json()))
             new.pop("sha_seen_at", None)  # local-clock times of older versions: never compared
             new["head_seen_at"] = head_seen_at
+            if record is None:  # listed for the first time (a reopened PR keeps what it had)
+                new["first_seen_at"] = answered
             records[key] = new
     for key in [k for k in records if k not in seen]:
         closed[key] = records.pop(key)
@@ -188,11 +190,13 @@ def _handle_comment(cfg: Config, state: State, gh: GitHubPort, comment: Comment,
     head = record["sha"] if record else None
     seen = record.get("head_seen_at") if record else None
     seen_at = parse_time(seen) if seen else None
+    first = record.get("first_seen_at") if record else None
     created = parse_time(comment.created_at)
     replies: list[str] = []
     accepted = False
     for cmd in cmds:
-        outcome = trust.judge(cmd, comment.author, role, head, seen_at, created, cfg.github.bot)
+        outcome = trust.judge(cmd, comment.author, role, head, seen_at, created, cfg.github.bot,
+                              pr_seen_at=parse_time(first) if first else None)
         if not outcome.accepted:
             if outcome.reply:
                 replies.append(outcome.reply)

@@ -151,6 +151,7 @@ class PrRecord(TypedDict, total=False):
     needs: list[str]  # the open PRs it depends on (`<repo>#<n>`), as last judged
     group: list[str]  # the members of its Depends-On cycle, when it is in one
     head_seen_at: str | None  # GitHub's Date when this head was first listed (None: unknown)
+    first_seen_at: str | None  # GitHub's Date when kcistage first listed this PR (None: unknown)
     sha_seen_at: str  # older versions: a local-clock time, dropped when read, never compared
     approval: Approval | None
     excluded: Exclusion | None

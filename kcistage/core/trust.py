@@ -98,8 +98,12 @@ def _refuse(reply: str) -> Outcome:
 
 
 def judge(cmd: Command, author: str, author_role: str | None, head: str | None,
-          head_seen_at: datetime | None, created_at: datetime, bot: str) -> Outcome:
+          head_seen_at: datetime | None, created_at: datetime, bot: str,
+          pr_seen_at: datetime | None = None) -> Outcome:
     """The outcome of one command written by `author` at `created_at` on a PR whose head is `head`.
+
+    `head_seen_at` is when kcistage first listed this head, `pr_seen_at` when it first listed
+    the PR at all (None: unknown); both on GitHub's clock, like `created_at`.
 
     A comment of a deleted account (empty `author`) does nothing and gets no reply: there is
     nobody to tell, and an "@ is not allowed" would only be noise on the PR."""
@@ -133,7 +137,8 @@ def judge(cmd: Command, author: str, author_role: str | None, head: str | None,
             return _refuse(f"{who}: `{sha}` is not the head of this pull request (the head is "
                            f"`{head[:SHOWN_SHA]}`); nothing was approved. To approve the current "
                            f"head, comment {again}.")
-    elif head_seen_at is None:
+    elif head_seen_at is None or (pr_seen_at is not None and pr_seen_at >= created_at):
+        # never polled before the comment: there was no "head before", so nothing "changed"
         return _refuse(f"{who}: kcistage had not seen this pull request before your comment, so "
                        f"it cannot tell which commit you reviewed; nothing was approved. To "
                        f"approve the current head, comment {again}.")

@@ -114,6 +114,8 @@ class Application:
         """The answer to one request, body included."""
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
         if path == "/webhook":
+            if self.receiver.secret is None:  # no endpoint at all, whatever the method
+                return _answer(start_response, 404, "no webhook secret is configured")
             if method != "POST":
                 return _answer(start_response, 405, "POST only", [("Allow", "POST")])
             headers = {key[5:].replace("_", "-").lower(): value

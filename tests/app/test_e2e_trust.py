@@ -161,6 +161,23 @@ def test_a_skewed_local_clock_approves_no_unseen_push(sandbox: Sandbox, skew: ti
     assert not any("kcistage:reply" in b for b in bot_comments(box, API, 5))
 
 
+def test_an_approval_written_before_the_first_poll_asks_for_the_sha(sandbox: Sandbox) -> None:
+    """Opened and approved between two polls: no head was known before the comment, so the
+    reply asks for `@kcibot deploy <sha>` (nothing "changed around" it)."""
+    box = sandbox
+    box.tick()
+    box.advance(1)
+    head = box.open_pr(API, 11, "octo-dev", {"api/main.py": "app = 11\n"})
+    box.advance(0.5)
+    box.comment(API, 11, "a-wai", "@kcibot deploy")
+    box.advance(0.5)
+    box.tick()
+    [reply] = [b for b in bot_comments(box, API, 11) if "kcistage:reply" in b]
+    assert "had not seen this pull request before your comment" in reply, reply
+    assert f"`@kcibot deploy {head[:12]}`" in reply and "changed around" not in reply
+    assert box.state()["prs"][f"{API}#11"]["approval"] is None
+
+
 # -- closing and reopening keeps what kcistage knew -------------------------------------------
 def test_close_and_reopen_keep_exclusion_approval_and_comment(sandbox: Sandbox) -> None:
     box = sandbox

@@ -165,6 +165,20 @@ def test_judge_refuses(text: str, author_role: str | None, head: str | None,
         or "command" in outcome.reply or "only admins" in outcome.reply
 
 
+@pytest.mark.parametrize("pr_seen, words", [
+    (AFTER, "had not seen this pull request before your comment"),  # first polled after it
+    (T0, "had not seen this pull request before your comment"),
+    (BEFORE, "changed around your comment"),  # known before: its head really changed
+    (None, "changed around your comment"),  # an older record: when it was first seen is unknown
+])
+def test_a_comment_before_the_first_poll_asks_for_the_sha(pr_seen: datetime | None,
+                                                          words: str) -> None:
+    outcome = judge(cmd("@kcibot deploy"), "a-wai", "maintainer", HEAD, AFTER, T0, "kcibot",
+                    pr_seen_at=pr_seen)
+    assert not outcome.accepted and outcome.reply is not None
+    assert words in outcome.reply and "`@kcibot deploy 0123456789ab`" in outcome.reply
+
+
 def test_unknown_verb_is_sanitised() -> None:
     long_verb = "x" * 100
     outcome = judge(Command(verb="a`b" + long_verb, sha=None, line=""), "u", "admin", HEAD,

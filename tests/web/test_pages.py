@@ -195,3 +195,27 @@ def test_a_bad_listen_address_is_a_one_line_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "kcistage: --listen: expected HOST:PORT like 127.0.0.1:8080, got 'nowhere'"]
+
+
+def test_serve_on_a_port_in_use_is_one_line_exit_3(tmp_path: Path) -> None:
+    import socket
+    cfg = write_site(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run_cli(cfg.path, "serve", "--listen", f"127.0.0.1:{port}")
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines() == [
+        f"kcistage: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_webhook_without_a_secret_is_404_for_every_method(tmp_path: Path) -> None:
+    running, server, thread = start_site(write_site(tmp_path, secret=None))
+    try:
+        for method in ("GET", "HEAD", "POST", "PUT"):
+            assert running.request(method, "/webhook")[0] == 404, method
+        assert running.request("GET", "/")[0] == 200
+    finally:
+        stop(server)
+        thread.join(5)
