@@ -21,6 +21,7 @@ from kcistage.core.state import DeploymentRecord, Exclusion
 from kcistage.core.step_filter import Plan, plan_steps
 from kcistage.core.trust import exclusion_reason
 from kcistage.errors import DeploymentAborted, KcistageError, ServiceError, exit_code_of, one_line
+from kcistage.shell import stopping
 from kcistage.shell.git import GitStopped
 from kcistage.shell.steps import boot_id, run_step
 
@@ -55,10 +56,12 @@ def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target,
             statuses(ctx, {**record, "target": _new_heads(record["target"], target)}, "interrupted")
             ctx.out.line(f"deployment {record['id']}: target changed, restarting from the first "
                          f"step (restart {record['restarts']})")
-        record["result"] = outcome
-        record["finished"] = format_time(ctx.clock())
-        record["step"] = None
-        ctx.save()
+        with stopping.held():  # a SIGTERM from here on comes after the outcome is saved
+            # one that came before it, even as the last step ended, means not all was done
+            record["result"] = "interrupted" if ctx.stop_reason and outcome == "success" else outcome
+            record["finished"] = format_time(ctx.clock())
+            record["step"] = None
+            ctx.save()
     except BaseException as exc:  # whatever it is, the deployment ends here, closed
         _close_on_error(ctx, record, exc)
         if isinstance(exc, Exception):
@@ -141,13 +144,19 @@ def _attempt(ctx: Context, record: DeploymentRecord, target: Target, plans: list
                        log_path(ctx.cfg.workdir, record["id"], step.name), check,
                        on_start=lambda pid: _started(ctx, record, pid))
         record.pop("step_group", None)
-        record["steps"].append({"name": step.name, "result": run.result,
-                                "seconds": round(run.seconds, 3), "reason": run.detail})
-        ctx.out.detail(f"deployment {record['id']}: step {step.name}: {run.result} "
-                       f"({run.seconds:.1f}s) {run.detail}")
-        if run.result == "interrupted":
+        result, detail = run.result, run.detail
+        if ctx.stop_reason and result not in ("ok", "interrupted"):
+            # killed with kcistage (a whole cgroup stopped): not the step's own failure
+            result, detail = "interrupted", f"interrupted: {ctx.stop_reason} ({detail})"
+        record["steps"].append({"name": step.name, "result": result,
+                                "seconds": round(run.seconds, 3), "reason": detail})
+        ctx.out.detail(f"deployment {record['id']}: step {step.name}: {result} "
+                       f"({run.seconds:.1f}s) {detail}")
+        if result == "interrupted":
             return RESTART if ctx.stop_reason is None and check.restart else "interrupted"
-        if run.result != "ok":
+        if ctx.stop_reason:  # arrived as the step ended: the rest does not run
+            return "interrupted"
+        if result != "ok":
             record["failed_step"] = step.name
             return "failed"
     record["step"] = None

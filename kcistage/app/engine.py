@@ -21,7 +21,7 @@ from kcistage.core.model import format_time, parse_time, target_prs
 from kcistage.core.settings import Config
 from kcistage.core.state import StepGroup
 from kcistage.errors import KcistageError
-from kcistage.shell import pokes, statefile
+from kcistage.shell import pokes, statefile, stopping
 
 
 def recover(ctx: Context) -> bool:
@@ -162,8 +162,10 @@ def run(cfg: Config, clock: Callable[[], datetime], action: Callable[[Context], 
 
             def on_sigterm(_signum: int, _frame: object) -> None:
                 ctx.stop_reason = "stopped by SIGTERM"
+                stopping.request(ctx.stop_reason)  # cuts a wait on GitHub short (raises there)
 
             main_thread = threading.current_thread() is threading.main_thread()
+            stopping.reset()
             previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread and not dry_run else None
             removed = getattr(lock, "removed", None)
             if removed:

@@ -121,6 +121,11 @@ class FakeGitHub(ChecksData, AppEndpoints):
         with self._lock:
             self._faults += [("slow", seconds, None)] * n
 
+    def clear_faults(self) -> None:
+        """Forget the faults not yet used: answers come as usual from now on."""
+        with self._lock:
+            self._faults = []
+
     # -- serving ----------------------------------------------------------------------------
     def _rate_headers(self) -> dict[str, str]:
         reset = int(self.clock().timestamp()) + 3600

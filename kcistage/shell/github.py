@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from kcistage.core.model import Comment, PullRequest, format_time, is_sha, parse
 from kcistage.core.settings import Repo
 from kcistage.core.trust import GITHUB_PERMISSIONS
 from kcistage.errors import ServiceError
+from kcistage.shell import stopping
 from kcistage.shell.github_http import PER_PAGE, _Lost
 from kcistage.shell.github_lookups import GitHubLookups
 
@@ -350,7 +350,7 @@ class GitHub(GitHubLookups):
         problem = ""
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+                stopping.sleep(self.backoff * 2 ** (attempt - 1))
                 found = self._find_own(repo, number, marker)
                 if found is not None:
                     return found[0]  # GitHub created it; only the answer was lost

@@ -22,7 +22,7 @@ from urllib3.util.retry import Retry
 from kcistage.core.model import format_time, parse_time
 from kcistage.core.settings import GitHubSettings, Repo
 from kcistage.errors import AuthError, ConfigError, RateLimited, ServiceError
-from kcistage.shell import neterrors
+from kcistage.shell import neterrors, stopping
 from kcistage.shell.credentials import Credentials, TokenCredentials
 
 PER_PAGE = 100
@@ -70,7 +70,14 @@ class GitHubTransport:
         """One request with bounded retries on 5xx/network faults; 401 and rate limits raise.
 
         `once`: a request that is not safe to repeat (creating a comment) is sent once; a fault
-        raises _Lost, for the caller to find out what happened before trying again."""
+        raises _Lost, for the caller to find out what happened before trying again.
+        SIGTERM ends it at once (stopping.Stopped), whatever it waits for; none starts after."""
+        with stopping.cut_short():
+            return self._request(verb, url, what, params, body, etag, once)
+
+    def _request(self, verb: str, url: str, what: str, params: dict[str, Any] | None,
+                 body: Any, etag: str | None, once: bool) -> tuple[int, dict[str, Any], Any]:
+        """_call's work: the credential, the pacing, the attempts."""
         self._check_limited()
         headers = {"If-None-Match": etag} if etag else {}
         about = _REPO_PATH.search(url)

@@ -20,10 +20,11 @@ from kcistage.core import paths
 from kcistage.core.durations import human
 from kcistage.core.model import format_time
 from kcistage.core.settings import Drain, Step
-from kcistage.shell import neterrors
+from kcistage.shell import neterrors, stopping
 from kcistage.shell.procgroup import signal_group, stop_group
 
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a step's process group
+STOP_GRACE = 2.0  # the same when kcistage itself is stopping: the run ends within 5 s
 POLL = 0.05  # seconds between checks of a running step
 REQUEST_TIMEOUT = 10.0  # seconds per drain HTTP request
 
@@ -76,7 +77,7 @@ def _attempt(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes], 
                 return "failed", f"exit {code}"
             reason = check()
             if reason is not None:
-                stop_group(proc, grace)
+                stop_group(proc, grace if stopping.reason() is None else min(grace, STOP_GRACE))
                 return "interrupted", f"interrupted: {reason}"
             if time.monotonic() >= deadline:
                 stop_group(proc, grace)
@@ -130,7 +131,8 @@ def parse_count(body: str) -> int | None:
 def _poll_count(drain: Drain) -> tuple[int | None, str]:
     """Ask the drain URL once: (count or None, what to log)."""
     try:
-        answer = requests.get(drain.url, params=list(drain.params), timeout=REQUEST_TIMEOUT)
+        with stopping.cut_short():  # SIGTERM ends the wait for a slow answer at once
+            answer = requests.get(drain.url, params=list(drain.params), timeout=REQUEST_TIMEOUT)
     except requests.RequestException as exc:
         return None, f"unreachable ({neterrors.describe(exc)})"
     if answer.status_code != 200:

@@ -1,0 +1,133 @@
+"""SIGTERM through the real CLI: the run ends within 5 s whatever it waits for (a GitHub that
+answers in 8 s included), and a deployment that received it is never recorded a success."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kcistage.sandbox.sandbox import Sandbox
+from kcistage.shell.statefile import pid_alive
+from tests.app.test_e2e_deploy import API, base_deploy, cli_argv, started, step_results, wait_for
+
+HELPER = Path(__file__).resolve().parents[1] / "steps_helpers" / "hold_until_term.py"
+SLOW_GITHUB = 8.0  # seconds each answer takes once GitHub is slowed (the issue saw 3-12 s)
+LIMIT = 5.0  # seconds from SIGTERM to the end of the run
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Sandbox]:
+    with Sandbox(tmp_path / "sb") as sandbox:
+        yield sandbox
+
+
+def start(box: Sandbox, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(cli_argv(box, *args), cwd=box.root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def slow_github(box: Sandbox) -> int:
+    """From now on every request waits SLOW_GITHUB seconds; returns how many were served."""
+    seen = len(box.hub.requests)
+    box.hub.slow_next(1000, SLOW_GITHUB)
+    return seen
+
+
+def term_and_time(proc: subprocess.Popen) -> tuple[float, str, str]:
+    """SIGTERM the run; (seconds until it ended, stdout, stderr). Killed after 30 s."""
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return time.monotonic() - sent, out, err
+
+
+def test_sigterm_while_a_running_deployment_repolls_a_slow_github(box: Sandbox) -> None:
+    base_deploy(box)
+    box.open_pr(API, 8, "broonie", {".demo/slow-restart-api": "30\n", "api/models.py": "M = 8\n"})
+    box.tick()
+    box.advance(31)
+    proc = start(box, "tick")
+    step = wait_for(lambda: started(box, 2, "restart-api"), timeout=30, what="the slow step")[0]
+    try:
+        seen = slow_github(box)
+        # the watch re-polls every 0.3 s: its request is now held by the slow GitHub
+        wait_for(lambda: len(box.hub.requests) > seen, timeout=10, what="a re-poll of GitHub")
+        seconds, out, err = term_and_time(proc)
+    finally:
+        box.hub.clear_faults()
+        if pid_alive(step["pid"]):
+            os.killpg(step["pid"], signal.SIGKILL)
+            pytest.fail("the step outlived SIGTERM to kcistage")
+    assert seconds < LIMIT, f"SIGTERM took {seconds:.1f}s to end the run: {out} {err}"
+    assert proc.returncode == 1, (out, err)
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 1, err
+    record = box.state()["deployments"][-1]
+    assert record["id"] == 2 and record["result"] == "interrupted", record
+    assert step_results(record)["restart-api"] == "interrupted"
+    # the next run ends the commit status the stopping run could not write
+    assert box.tick().code == 0
+    for _number, head in record["target"][API]["prs"]:
+        assert box.hub.statuses[head][-1]["state"] != "pending", box.hub.statuses[head]
+
+
+def test_sigterm_while_a_tick_polls_a_slow_github(box: Sandbox) -> None:
+    base_deploy(box)
+    box.open_pr(API, 8, "broonie", {"api/models.py": "M = 8\n"})
+    before = (box.root / "state" / "state.json").read_bytes()
+    proc = start(box, "tick")
+    try:
+        seen = slow_github(box)
+        wait_for(lambda: len(box.hub.requests) > seen, timeout=20, what="the tick's poll")
+        seconds, out, err = term_and_time(proc)
+    finally:
+        box.hub.clear_faults()
+    assert seconds < LIMIT, f"SIGTERM took {seconds:.1f}s to end the run: {out} {err}"
+    assert proc.returncode == 1, (out, err)
+    assert err.strip() == "kcistage: stopped by SIGTERM", err
+    assert (box.root / "state" / "state.json").read_bytes() == before  # nothing half-saved
+    assert box.tick().code == 0  # the next tick does the work
+
+
+@pytest.mark.parametrize("mode", ["exit0", "die"])
+def test_sigterm_to_the_whole_group_as_the_last_step_ends_is_never_a_success(
+        tmp_path: Path, mode: str) -> None:
+    """systemd's KillMode=control-group (or a terminal's Ctrl-C) signals kcistage and its step
+    at once: a step that exits 0 on SIGTERM, or dies of it, made the deployment a success or a
+    failure (starting a culprit search); it was interrupted."""
+    hold, marker = tmp_path / "hold", tmp_path / "marker"
+    steps: list[dict[str, Any]] = [{"name": "restart-api", "cwd": "kernelci-api",
+                                    "run": [sys.executable, str(HELPER), str(hold), str(marker), mode]}]
+    with Sandbox(tmp_path / "sb", overrides={"steps": steps}) as sandbox:
+        _whole_group_stopped(sandbox, hold, marker)
+
+
+def _whole_group_stopped(sandbox: Sandbox, hold: Path, marker: Path) -> None:
+    base_deploy(sandbox)
+    hold.touch()
+    proc = start(sandbox, "deploy")
+    try:
+        pgid = int(wait_for(lambda: marker.exists() and marker.read_text(), timeout=30,
+                            what="the step holding"))
+        os.killpg(pgid, signal.SIGTERM)  # the step first, then kcistage: the step's end races
+        seconds, out, err = term_and_time(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert seconds < LIMIT
+    record = sandbox.state()["deployments"][-1]
+    assert record["id"] == 2 and record["result"] == "interrupted", (record, out, err)
+    assert step_results(record)["restart-api"] in ("ok", "interrupted")
+    assert "search" not in record and not sandbox.state().get("search"), "a culprit search began"
+    assert proc.returncode == 1 and "Traceback" not in err
