@@ -11,7 +11,7 @@ from kcistage.app import controls as operator_controls
 from kcistage.app.context import Context
 from kcistage.app.notify import end_pending_statuses, note_pr, statuses
 from kcistage.app.observe import look, pr_key
-from kcistage.core import messages, rules
+from kcistage.core import dependencies, messages, rules
 from kcistage.core.enums import Cause, PrState
 from kcistage.core.history import facts, is_probe, last_success, observed_target
 from kcistage.core.model import Target, format_time, target_prs
@@ -170,13 +170,31 @@ def _started(ctx: Context, record: DeploymentRecord, pgid: int) -> None:
 
 
 def _build(ctx: Context, record: DeploymentRecord, target: Target) -> dict[str, str]:
-    """Build every staging branch; records left-out PRs and the composition merged."""
+    """Build every staging branch; records left-out PRs and the composition merged.
+
+    A PR left out takes the PRs that depend on it along (Depends-On, across repos, a cycle
+    whole): the repos holding them are built again without them, so that a PR is only ever
+    deployed with what it depends on."""
+    builds: dict[str, Any] = {}
+    held: dict[str, str] = {}  # key -> the key it goes out with
+    edges = {key: list(pr.get("needs") or ()) for key, pr in ctx.state["prs"].items()}
+    todo = list(target)
+    while todo:
+        name = todo.pop(0)
+        entry = target[name]
+        wanted = [tuple(p) for p in entry["prs"] if pr_key(name, p[0]) not in held]
+        builds[name] = ctx.git.build(ctx.cfg.repo(name), entry["base"], wanted)
+        out = {pr_key(n, number) for n, b in builds.items() for number, _sha, _c in b.left_out}
+        for key in sorted(dependencies.closure(out, edges) - out - set(held)):
+            held[key] = next(o for o in sorted(out) if key in dependencies.closure({o}, edges))
+            repo_name = key.rpartition("#")[0]
+            if repo_name in builds and repo_name not in todo:
+                todo.append(repo_name)  # built with it already: again without it
     merged: Target = {}
     heads: dict[str, str] = {}
     record["left_out"] = []
     for name, entry in target.items():
-        repo = ctx.cfg.repo(name)
-        build = ctx.git.build(repo, entry["base"], [tuple(p) for p in entry["prs"]])
+        repo, build = ctx.cfg.repo(name), builds[name]
         merged[name] = {"base": entry["base"], "prs": [list(p) for p in build.merged]}
         heads[name] = build.head
         for number, sha, cause in build.left_out:
@@ -190,10 +208,27 @@ def _build(ctx: Context, record: DeploymentRecord, target: Target) -> dict[str, 
                 _exclude(ctx, name, number, excluded, words, record["id"])
         if repo.push and not ctx.dry_run:
             ctx.git.push(repo)
+    for name, entry in target.items():  # once the PRs they wait for have their reasons
+        for number, sha in entry["prs"]:
+            if (key := pr_key(name, number)) in held:
+                _hold(ctx, record, key, sha, held[key])
     record["target"] = merged
     record["heads"] = heads
     ctx.save()
     return heads
+
+
+def _hold(ctx: Context, record: DeploymentRecord, key: str, sha: str, on: str) -> None:
+    """A PR left out because a PR it depends on is: pending, waiting for it (no exclusion)."""
+    name, _, number = key.rpartition("#")
+    record["left_out"].append({"repo": name, "number": int(number), "sha": sha,
+                               "cause": Cause.WAITS, "reason": f"waits for {on}"})
+    pr, dep = ctx.state["prs"].get(key), ctx.state["prs"].get(on)
+    if pr is not None:
+        why = dep.get("reason") if dep else None
+        pr["state"], pr["cause"] = PrState.PENDING, Cause.WAITS
+        pr["reason"] = dependencies.waits_reason(on, why or "left out")
+    ctx.out.line(f"{key} left out of deployment {record['id']}: waits for {on}")
 
 
 def _exclude(ctx: Context, repo: str, number: int, excluded: Exclusion, words: str,

@@ -118,8 +118,13 @@ def _cut(text: str) -> str:
     return text if len(text) <= MAX_REASON else text[:MAX_REASON - 1] + "…"
 
 
+def waits_reason(on: str, reason: str) -> str:
+    """`waits for <repo>#<n>: <its reason>`, cut to one short line."""
+    return _cut(f"waits for {on}: {reason}")
+
+
 def _waits(on: str, reason: str) -> Verdict:
-    return Verdict(False, PrState.PENDING, _cut(f"waits for {on}: {reason}"), Cause.WAITS)
+    return Verdict(False, PrState.PENDING, waits_reason(on, reason), Cause.WAITS)
 
 
 def _skipped(reason: str) -> Verdict:

@@ -59,8 +59,8 @@ class LeftOut(TypedDict):
     repo: str
     number: int
     sha: str
-    reason: str  # short words: "conflict" | "head moved"
-    cause: NotRequired[str]  # Cause: conflict | head_moved (absent in older records)
+    reason: str  # short words: "conflict" | "head moved" | "waits for <repo>#<n>"
+    cause: NotRequired[str]  # Cause: conflict | head_moved | waits (absent in older records)
 
 
 class StepGroup(TypedDict):

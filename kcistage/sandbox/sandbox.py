@@ -223,11 +223,12 @@ class Sandbox:
     # -- activity ---------------------------------------------------------------------------
     def open_pr(self, repo: str, number: int, author: str, files: dict[str, str | None],
                 title: str = "", draft: bool = False, labels: tuple[str, ...] = (),
-                base: str = "main") -> str:
-        """A PR in the bare repo (refs/pull/N/head) and on the stand-in; returns its head."""
+                base: str = "main", body: str = "") -> str:
+        """A PR in the bare repo (refs/pull/N/head) and on the stand-in (`body`: its
+        description); returns its head."""
         sha = self.repos[repo].open_pr(number, files, title or f"PR {number}")
         self.hub.add_pr(f"{OWNER}/{repo}", number, author, sha, base=base, draft=draft,
-                        labels=labels, title=title or f"PR {number}")
+                        labels=labels, title=title or f"PR {number}", body=body)
         return sha
 
     def push(self, repo: str, number: int, files: dict[str, str | None]) -> str:
