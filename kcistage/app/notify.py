@@ -59,7 +59,8 @@ def report(ctx: Context, pr: PrRecord, sha: str) -> None:
                     status_link(ctx.cfg.github.public_url, pr["repo"], pr["number"])),
                 f"set status on {where}@{sha[:7]}"):
             written["status"] = said
-    body = reports.comment(sha, shown, (pr.get("notes") or {}).get(sha, []))
+    body = reports.comment(sha, shown, (pr.get("notes") or {}).get(sha, []),
+                           ctx.cfg.github.public_url)
     if body is not None and written.get("comment") != reports.digest(body):
         comments = pr.setdefault("comments", {})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,8 @@ _RUNNING_KEYS = ("id", "cycle", "trigger", "started", "step", "restarts")
 _PAUSED_KEYS = ("by", "at", "reason")
 _NEXT_KEYS = ("action", "at", "reason")
 _LAST_KEYS = ("id", "cycle", "trigger", "result", "started", "finished", "prs", "steps")
-_STEP_KEYS = ("name", "result", "seconds")
+_STEP_KEYS = ("name", "result", "seconds", "summary")
+_TREE_KEYS = ("treeid", "commit", "baseline", "counts", "regressions", "flaky")
 _PR_KEYS = ("repo", "number", "author", "sha", "state", "reason")
 
 
@@ -83,9 +84,27 @@ def _deployment(record: DeploymentRecord) -> dict[str, Any]:
         "id": record["id"], "cycle": record["cycle"], "trigger": record["trigger"],
         "result": record["result"], "started": record["started"], "finished": record["finished"],
         "prs": [pr_ref(name, n, sha) for name, e in record["target"].items() for n, sha in e["prs"]],
-        "steps": [{"name": s["name"], "result": s["result"], "seconds": s["seconds"]}
-                  for s in record["steps"]],
+        "steps": [_step(s) for s in record["steps"]],
     }
+
+
+def _step(step: Mapping[str, Any]) -> dict[str, Any]:
+    """One step of `last`: what it showed (`summary`: its own line, else its reason) and, for a
+    kernelci step, its tree (section keys only)."""
+    out = {"name": step["name"], "result": step["result"], "seconds": step["seconds"],
+           "summary": step.get("summary"), "reason": step.get("reason")}
+    tree = step.get("tree")
+    if isinstance(tree, Mapping):
+        out["tree"] = {key: tree.get(key) for key in _TREE_KEYS}
+    return out
+
+
+def _spec_step(step: dict[str, Any]) -> dict[str, Any]:
+    out = _pick(step, _STEP_KEYS)
+    out["summary"] = step.get("summary") or step.get("reason") or None
+    if step.get("tree") is not None:
+        out["tree"] = _pick(step["tree"], _TREE_KEYS)
+    return out
 
 
 def pr_rows(state: State, by_hand: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -130,7 +149,7 @@ def spec_document(doc: dict[str, Any]) -> dict[str, Any]:
         "paused": _pick(doc["paused"], _PAUSED_KEYS) if doc.get("paused") else None,
         "next": _pick(doc.get("next"), _NEXT_KEYS),
         "last": [dict(_pick(dep, _LAST_KEYS), prs=list(dep.get("prs") or []),
-                      steps=[_pick(s, _STEP_KEYS) for s in dep.get("steps") or []])
+                      steps=[_spec_step(s) for s in dep.get("steps") or []])
                  for dep in doc.get("last") or []],
         "prs": [_pick(pr, _PR_KEYS) for pr in doc.get("prs") or []],
     }

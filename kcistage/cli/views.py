@@ -67,6 +67,16 @@ def _steps_summary(dep: dict[str, Any]) -> str:
     return text
 
 
+SUMMARIES = 5  # recent deployments whose steps' summaries `status` prints
+
+
+def _summary_lines(doc: dict[str, Any]) -> list[str]:
+    """`<id> <step>: <summary>` for the steps of recent deployments that recorded what they showed."""
+    return [f"{clean(d.get('id'))} {clean(s.get('name'))}: {clean(s.get('summary'))}"
+            for d in (doc.get("last") or [])[:SUMMARIES] for s in d.get("steps") or []
+            if s.get("summary")]
+
+
 def _short_title(title: Any) -> str:
     """A PR title cleaned and cut to fit a table row."""
     text = clean(title)
@@ -137,6 +147,9 @@ def render_plain(doc: dict[str, Any]) -> str:
                         rows)
     else:
         out.append("  none yet")
+    shown = _summary_lines(doc)
+    if shown:
+        out += ["", "What they showed"] + ["  " + line for line in shown]
     out += ["", "Pull requests"]
     prs = doc.get("prs") or []
     if prs:
@@ -193,6 +206,10 @@ def render_rich(doc: dict[str, Any], console: Any) -> None:
                       text(len(d.get("prs") or [])), text(_steps_summary(d)))
     console.print(table if doc.get("last") else
                   Panel(text("none yet", "dim"), title="Recent deployments", title_align="left"))
+    shown = _summary_lines(doc)
+    if shown:
+        # each line is clean already; joined after, so the newlines stay newlines
+        console.print(Panel(Text("\n".join(shown)), title="What they showed", title_align="left"))
 
     prs = Table(title="Pull requests", title_justify="left", expand=False)
     for name in ("PR", "Author", "SHA", "State", "Reason", "Title"):

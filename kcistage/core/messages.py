@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from kcistage.core.display import printable
+
 CYCLE_WORDS = {
     "partial": "partial cycle (API and pipeline redeployed, no test kernel)",
     "full": "full cycle (API, pipeline and a test kernel with reference tests)",
@@ -14,11 +19,12 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def status_description(cycle: str, deploy_id: int, result: str) -> str:
-    """A commit status description (GitHub keeps 140 characters)."""
+def status_description(cycle: str, deploy_id: int, result: str, verified: str = "") -> str:
+    """A commit status description (GitHub keeps 140 characters); `verified`: the test kernel's words."""
     words = {"running": "deploying", "success": "deployed", "failed": "failed",
              "interrupted": "interrupted"}.get(result, result)
-    return f"staging: {cycle} cycle, deployment {deploy_id}: {words}"[:140]
+    text = f"staging: {cycle} cycle, deployment {deploy_id}: {words}"
+    return (text + (f"; {verified}" if verified else ""))[:140]
 
 
 def status_state(result: str) -> str:
@@ -27,12 +33,69 @@ def status_state(result: str) -> str:
 
 
 def deployment_note(deploy_id: int, cycle: str, trigger: str, result: str,
-                    failed_step: str | None = None) -> str:
-    """One line of a PR comment about one deployment of its head."""
+                    failed_step: str | None = None, page: str | None = None) -> str:
+    """One line of a PR comment about one deployment of its head (`page`: the status page URL)."""
     text = f"Deployment {deploy_id} ({trigger}): {CYCLE_WORDS.get(cycle, cycle)}: **{result}**"
     if failed_step:
         text += f" (step `{failed_step}` failed)"
+    if page:
+        text += f" ([details]({page}/deployments/{int(deploy_id)}))"
     return text
+
+
+def code(text: Any, limit: int = 120) -> str:
+    """Untrusted text (a node name) as a Markdown code span: shown literally, never markup, links
+    or mentions; control characters visible; bounded."""
+    shown = printable(text).replace("`", "'")
+    return f"`{shown[:limit] + '...' if len(shown) > limit else shown}`"
+
+
+def _regressions(tree: Mapping[str, Any]) -> tuple[int, list[str]]:
+    """(how many, each shown as a code span with what it is now) of a tree record's regressions."""
+    lines = [str(r) for r in tree.get("regressions") or []]
+    more = 0
+    if lines and lines[-1].startswith("... and ") and lines[-1].split()[2].isdigit():
+        more = int(lines.pop().split()[2])
+    shown = []
+    for line in lines:
+        name, sep, now = line.rpartition(" (")
+        shown.append(f"{code(name)} ({now}" if sep else code(line))
+    return len(lines) + more, shown + ([f"and {more} more"] if more else [])
+
+
+def tree_note(step: str, tree: Mapping[str, Any], summary: str, passed: bool) -> str:
+    """A line of a full cycle's PR comment: the kernel commit built and tested, the counts, and the
+    regressions or "no regression against deployment N" (an inconclusive run says so)."""
+    if summary.startswith("inconclusive:"):
+        return f"Test kernel (step `{step}`): {one_line(printable(summary))}; no pull request is blamed"
+    rows = tree.get("counts") or {}
+    counts = ", ".join(f"{printable(kind)} " + " ".join(f"{n} {printable(r)}" for r, n in row.items())
+                       for kind, row in rows.items() if isinstance(row, Mapping)) or "no results"
+    commit = str(tree.get("commit") or "")[:12] or "unknown"
+    head = f"Test kernel `{printable(commit)}` built and tested (step `{step}`): {counts}"
+    total, shown = _regressions(tree)
+    baseline = tree.get("baseline")
+    if tree.get("mode") == "first" or baseline is None:
+        return f"{head}; the first baseline"
+    if not total:
+        return f"{head}; no regression against deployment {baseline}"
+    words = f"{plural(total, 'regression')} against deployment {baseline}: {', '.join(shown)}"
+    if tree.get("mode") == "new_baseline":
+        return f"{head}; the new baseline (the kernel moved, not the software); {words}"
+    return f"{head}; {words}" + ("" if not passed else " (within the allowance)")
+
+
+def tree_words(tree: Mapping[str, Any], summary: str) -> str:
+    """The test kernel in a few words, for a commit status."""
+    if summary.startswith("inconclusive:"):
+        return "test kernel inconclusive"
+    total, _ = _regressions(tree)
+    commit = printable(str(tree.get("commit") or ""))[:12]
+    if tree.get("mode") == "first" or tree.get("baseline") is None:
+        return f"kernel {commit} tested: first baseline"
+    if tree.get("mode") == "new_baseline":
+        return f"kernel {commit} tested: new baseline"
+    return f"kernel {commit} tested: " + (plural(total, "regression") if total else "no regression")
 
 
 def exclusion_note(reason: str, deploy_id: int | None = None) -> str:

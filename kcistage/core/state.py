@@ -25,6 +25,7 @@ class TreeRecord(TypedDict):
     counts: dict[str, dict[str, int]]  # kind -> result -> identities
     regressions: list[str]  # identities, first ten then "... and N more"
     flaky: list[str]
+    mode: NotRequired[str]  # how it was judged: compare | first | new_baseline (verification_plan.Mode)
 
 
 class StepRecord(TypedDict):
@@ -125,6 +126,8 @@ class Shown(TypedDict):
     deployment: int
     trigger: str  # Trigger
     failed_step: str | None
+    verified: NotRequired[str]  # a full cycle's test kernel, in a few words (the commit status)
+    tree_note: NotRequired[str]  # ... and in a line of the PR comment (kernel, counts, regressions)
 
 
 class Written(TypedDict, total=False):

@@ -252,6 +252,7 @@ def judge(tree: Tree, *, treeid: str, commit: str | None, baseline_id: int | Non
         "regressions": named(found),
         "flaky": [printable(i) for i in flaky_ids[:SHOWN]]
         + ([f"... and {len(flaky_ids) - SHOWN} more"] if len(flaky_ids) > SHOWN else []),
+        "mode": "first" if baseline is None else "new_baseline" if informational else "compare",
     }
     head = f"kernel {short(commit)}: {counts_text(record['counts'])}"
     flaky_note = f"; {len(flaky_ids)} flaky" if flaky_ids else ""

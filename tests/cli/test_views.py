@@ -57,7 +57,11 @@ def check_spec_shape(out: dict) -> None:
         assert dep["trigger"] in ("change", "periodic", "command", "manual", "bisect")
         assert all(isinstance(p, str) for p in dep["prs"])
         for step in dep["steps"]:
-            assert set(step) == {"name", "result", "seconds"}
+            assert set(step) - {"tree"} == {"name", "result", "seconds", "summary"}
+            assert step["summary"] is None or isinstance(step["summary"], str)
+            if "tree" in step:  # a kernelci step (section 11)
+                assert set(step["tree"]) == {"treeid", "commit", "baseline", "counts",
+                                             "regressions", "flaky"}
             assert step["result"] in ("ok", "failed", "skipped", "timeout", "interrupted")
             assert isinstance(step["seconds"], (int, float))
     for pr in out["prs"]:
@@ -76,7 +80,8 @@ def test_json_has_exactly_spec_keys(doc: dict) -> None:
                               "restarts": 1}
     assert out["next"] == doc["next"]
     assert [d["id"] for d in out["last"]] == [14, 13, 12, 11]
-    assert out["last"][1]["steps"][2] == {"name": "kernel", "result": "timeout", "seconds": 3600.0}
+    assert out["last"][1]["steps"][2] == {"name": "kernel", "result": "timeout", "seconds": 3600.0,
+                                          "summary": None}
     assert out["last"][1]["prs"] == doc["last"][1]["prs"]
     assert [p["state"] for p in out["prs"]] == ["deployed", "pending", "excluded", "skipped"]
     assert "title" not in text and "generated" not in text and "alive" not in text

@@ -176,7 +176,7 @@ def test_judge_no_regression_against_the_baseline() -> None:
                                "no regression against deployment 4")
     assert verdict.tree == {"treeid": "t1", "commit": "c" * 40, "baseline": 4,
                             "counts": {"checkout": {"pass": 1}, "test": {"pass": 2}},
-                            "regressions": [], "flaky": []}
+                            "regressions": [], "flaky": [], "mode": "compare"}
 
 
 def test_judge_regressions_fail_beyond_the_allowance_unless_informational() -> None:
