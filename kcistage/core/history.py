@@ -52,11 +52,27 @@ def load_search(state: State) -> culprit.Search | None:
         return None
 
 
+def current_heads(state: State, target: Target) -> Target:
+    """`target` without the PRs whose record shows another head (or none: closed).
+
+    The records are the freshest word on a head: a poll that updated them and then failed
+    before the eligible target was recorded must still keep a pushed-over suspect out."""
+    records = state.get("prs")
+    if records is None:
+        return target
+    heads = {(r["repo"], r["number"]): r["sha"] for r in records.values()}
+    return {name: {**entry, "prs": [[n, sha] for n, sha in entry["prs"] if heads.get((name, n)) == sha]}
+            for name, entry in target.items()}
+
+
 def search_deploy(state: State, target: Target) -> SearchDeploy | None:
-    """The pending culprit-search deployment, given the eligible target (None: none pending)."""
+    """The pending culprit-search deployment, given the eligible target (None: none pending).
+
+    A suspect whose head moved leaves the search here, before any candidate is composed."""
     search = load_search(state)
     if search is None:
         return None
+    target = current_heads(state, target)
     search = culprit.keep_eligible(search, target)
     move = culprit.next_move(search)
     reason = culprit.describe(search)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kcistage.core import culprit
-from kcistage.core.history import ended, facts, last_success
+from kcistage.core.history import ended, facts, last_success, search_deploy
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 A = {"kernelci-api": {"base": "a" * 40, "prs": [[1, "1" * 40]]}}
@@ -80,3 +80,20 @@ def test_last_success_and_ended() -> None:
     after = ended(deps, T0)
     assert [d["result"] for d in after] == ["success", "failed", "interrupted"]
     assert deps[2]["result"] == "running"  # the input is not changed
+
+
+def test_a_suspect_pushed_over_leaves_before_the_next_candidate_whatever_the_target_says() -> None:
+    """A poll that refreshed the PR records, then failed (5xx, rate limit) before the eligible
+    target was recorded, leaves a stale target behind: the records still decide."""
+    three = {"kernelci-api": {"base": "a" * 40, "prs": [[1, "1" * 40], [2, "2" * 40], [3, "3" * 40]]}}
+    search = culprit.start(2, three, A, "partial", "api", ["api"], None, good_id=1)
+    assert search is not None and len(search.suspects) == 2
+    records = {f"kernelci-api#{n}": {"repo": "kernelci-api", "number": n, "sha": str(n) * 40}
+               for n in (1, 2, 3)}
+    records["kernelci-api#2"]["sha"] = "9" * 40  # pushed over
+    s = state(dep(1, "success"), dep(2, "failed", target=three), bisect=search.to_json(), prs=records)
+    pending = search_deploy(s, three)  # the stale target still holds #2 at its old head
+    assert pending is not None
+    assert all(pair != [2, "2" * 40] for pair in pending.target["kernelci-api"]["prs"])
+    assert [s.number for s in pending.search.suspects] == [3]
+    assert [s.number for s in pending.search.departed] == [2]
