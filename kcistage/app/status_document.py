@@ -46,6 +46,10 @@ def status_document(cfg: Config, state: State, now: datetime,
         running["pid"] = current.get("pid")
         running["alive"] = alive
         running["elapsed"] = (now - parse_time(current["started"])).total_seconds()
+
+    held = current.get("waiting") if current is not None else None
+    if running is not None and held:  # (for /metrics: how long the step has waited)
+        running["waiting_seconds"] = max(0.0, (now - parse_time(held["since"])).total_seconds())
     return {
         "running": running,
         "paused": operator["paused"],

@@ -57,6 +57,44 @@ def _timestamp(text: Any) -> float | None:
     return value.timestamp() if value else None
 
 
+def _last_tree(doc: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+    """The newest recorded KernelCI tree: (its deployment, its step)."""
+    for dep in doc.get("last") or []:
+        for step in reversed(dep.get("steps") or []):
+            if isinstance(step.get("tree"), Mapping):
+                return dep, step
+    return None
+
+
+def _regression_total(names: Sequence[Any]) -> int:
+    """How many regressions a tree record names (its last line may be `... and N more`)."""
+    lines = list(names)
+    if lines and str(lines[-1]).startswith("... and ") and str(lines[-1]).split()[2].isdigit():
+        return len(lines) - 1 + int(str(lines[-1]).split()[2])
+    return len(lines)
+
+
+def _tree_metrics(doc: Mapping[str, Any], metric: Any) -> None:
+    """The last tree's identities per kind and result, its regressions and flaky identities."""
+    found = _last_tree(doc)
+    if found is None:
+        return
+    dep, step = found
+    tree = step["tree"]
+    labels = {"step": str(step.get("name")), "deployment": str(dep.get("id"))}
+    counts = tree.get("counts") if isinstance(tree.get("counts"), Mapping) else {}
+    metric("kcistage_tree_identities", "gauge",
+           "The last KernelCI tree's identities (retries once) by kind and result.",
+           [({**labels, "kind": str(k), "result": str(r)}, float(n))
+            for k, row in counts.items() if isinstance(row, Mapping)
+            for r, n in row.items() if isinstance(n, (int, float)) and not isinstance(n, bool)])
+    metric("kcistage_tree_regressions", "gauge",
+           "Regressions of the last KernelCI tree against its baseline.",
+           [(labels, float(_regression_total(tree.get("regressions") or [])))])
+    metric("kcistage_tree_flaky", "gauge", "Flaky identities of the last KernelCI tree.",
+           [(labels, float(_regression_total(tree.get("flaky") or [])))])
+
+
 def render(doc: dict[str, Any], deployments: Mapping[tuple[str, str], int],
            last_success: Mapping[str, Any] | None, last_poll: datetime | None,
            rate: dict[str, Any] | None, deliveries: Mapping[str, int]) -> str:
@@ -101,6 +139,11 @@ def render(doc: dict[str, Any], deployments: Mapping[tuple[str, str], int],
         metric("kcistage_github_rate_limit_remaining", "gauge",
                "GitHub API requests left in the current rate-limit window, as last seen.",
                [({}, rate["remaining"])])
+    if running and running.get("waiting_seconds") is not None:
+        metric("kcistage_waiting_seconds", "gauge",
+               "How long the running deployment's step has waited between runs (a drain or a tree).",
+               [({}, float(running["waiting_seconds"]))])
+    _tree_metrics(doc, metric)
     metric("kcistage_webhook_deliveries_total", "counter",
            "Webhook deliveries received by this serve, by outcome.",
            [({"outcome": o}, deliveries.get(o, 0)) for o in DELIVERIES])
