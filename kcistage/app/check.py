@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+import stat
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kcistage.core.branch_rules import push_refusals
 from kcistage.core.settings import Config, Repo, Step
-from kcistage.errors import KcistageError, ServiceError
+from kcistage.errors import KcistageError, ServiceError, one_line
 from kcistage.shell import statefile
+from kcistage.shell.branch_protection import read_branch_rules
+from kcistage.shell.config import read_secret
 from kcistage.shell.credentials import AppCredentials, TokenCredentials, open_credentials
 from kcistage.shell.git import Git, http_remote
 from kcistage.shell.github import GitHub
@@ -29,6 +33,7 @@ from kcistage.shell.steps import probe_count
 APP_NEEDS = {"metadata": "read", "pull_requests": "read", "statuses": "write", "issues": "write"}
 APP_PUSH_NEEDS = {"contents": "write"}
 _LEVEL = {"read": 1, "write": 2, "admin": 3}
+PROBE_TIMEOUT = 10.0  # seconds: the bound of each probe (a GitHub request, a git command)
 
 
 @dataclass(frozen=True)
@@ -55,30 +60,52 @@ def _failed(name: str, exc: KcistageError) -> Finding:
 
 def run_checks(cfg: Config, clock: Callable[[], datetime], local: bool = False
                ) -> Iterator[Finding]:
-    """Check every part of the setup in turn (the config is already loaded and valid)."""
+    """Check every part of the setup in turn (the config is already loaded and valid).
+
+    Each part is guarded: one that cannot be checked (a file it may not stat, a service that
+    does not answer within PROBE_TIMEOUT) is a FAIL line and the rest still runs."""
     yield Finding("config", True, f"{cfg.path}: {len(cfg.repos)} repos, {len(cfg.steps)} steps")
-    yield from _state(cfg, clock)
+    yield from _guard("state", lambda: _state(cfg, clock))
+    timeout = 5.0 if local else PROBE_TIMEOUT
     creds: TokenCredentials | AppCredentials | None = None
     try:
-        creds = open_credentials(cfg, clock, timeout=5.0 if local else 15.0)
+        creds = open_credentials(cfg, clock, timeout=timeout)
     except KcistageError as exc:
         yield _failed("credential", exc)
     gh = None
     if creds is not None:
-        gh = GitHub(cfg.github, creds, {}, clock, pace=0.0, retries=1,
-                    backoff=0.05 if local else 0.5, timeout=5.0 if local else 15.0)
+        gh = GitHub(cfg.github, creds, {}, clock, pace=0.0, retries=1 if local else 0,
+                    backoff=0.05, timeout=timeout)
         identity = _identity(cfg, creds, gh)
         yield identity
         if identity.ok is False:
             gh = None
     git = Git(cfg.workdir, hide_env=(cfg.github.token_env,),
-              credential=None if creds is None else (lambda repo: creds.token(repo.github)))
+              credential=None if creds is None else (lambda repo: creds.token(repo.github)),
+              timeout=PROBE_TIMEOUT, low_speed_time=int(PROBE_TIMEOUT))
+    login = _pusher(cfg, creds) if gh is not None else None
     for repo in cfg.repos:
-        yield from _repo(cfg, repo, creds, gh, git)
+        yield from _guard(repo.name, lambda repo=repo: _repo(cfg, repo, creds, gh, git))  # type: ignore[misc]
+        if repo.push and gh is not None:
+            yield from _guard(f"{repo.name} protection",
+                              lambda repo=repo: [_protection(repo, gh, login)])  # type: ignore[misc]
     for step in cfg.steps:
-        yield _step(cfg, step)
+        yield from _guard(f"step {step.name}", lambda step=step: [_step(cfg, step)])  # type: ignore[misc]
     if cfg.notify.on_failure:
-        yield _program("notify.on_failure", cfg.notify.on_failure[0], None)
+        program = cfg.notify.on_failure[0]
+        yield from _guard("notify.on_failure",
+                          lambda: [_program("notify.on_failure", program, None)])
+    yield from _guard("serve.webhook_secret_file", lambda: _webhook_secret(cfg))
+
+
+def _guard(name: str, part: Callable[[], Iterable[Finding]]) -> Iterator[Finding]:
+    """The findings of one part; an error it did not foresee is its FAIL line, not the end."""
+    try:
+        yield from part()
+    except KcistageError as exc:
+        yield _failed(name, exc)
+    except Exception as exc:  # e.g. PermissionError on a stat: reported, and check goes on
+        yield Finding(name, False, one_line(exc))
 
 
 def _state(cfg: Config, clock: Callable[[], datetime]) -> Iterator[Finding]:
@@ -215,6 +242,47 @@ def _program(what: str, program: str, cwd: Path | None, checkout: str = "") -> F
                                "first deployment makes")
             cwd = Path.cwd()
         path = cwd / path
-    if path.is_file() and os.access(path, os.X_OK):
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return Finding(what, False, f"{path}: no such file")
+    except OSError as exc:  # e.g. a folder on the way this user may not enter
+        return Finding(what, False, f"{path}: cannot stat: {exc.strerror or exc}")
+    if stat.S_ISREG(mode) and os.access(path, os.X_OK):
         return Finding(what, True, f"{path} can be run")
-    return Finding(what, False, f"{path}: " + ("not executable" if path.exists() else "no such file"))
+    return Finding(what, False, f"{path}: not executable")
+
+
+def _pusher(cfg: Config, creds: TokenCredentials | AppCredentials | None) -> str | None:
+    """Who pushes: the App's bot, or the token's account (github.bot)."""
+    if isinstance(creds, AppCredentials):
+        return creds.bot_login()
+    return cfg.github.bot
+
+
+def _protection(repo: Repo, gh: GitHub, login: str | None) -> Finding:
+    """Whether GitHub's branch protection or rulesets would refuse the staging branch's
+    force-push (`git push --dry-run` does not run the server's rules)."""
+    what = f"{repo.name} protection"
+    rules = read_branch_rules(gh, repo)
+    refusals = push_refusals(rules, login)
+    if refusals:
+        return Finding(what, False, f"GitHub would refuse the force-push of "
+                       f"{repo.staging_branch}: {'; '.join(refusals)}")
+    said = "protected, force pushes allowed" if rules.protected else "not protected"
+    return Finding(what, True, f"{repo.staging_branch} {said}, no ruleset refuses it")
+
+
+def _webhook_secret(cfg: Config) -> Iterator[Finding]:
+    """`serve`'s webhook secret file reads and is not empty (when set)."""
+    what = "serve.webhook_secret_file"
+    path = cfg.serve.webhook_secret_file
+    if path is None:
+        yield Finding(what, None, "not set: serve answers POST /webhook with 404 (polling only)")
+        return
+    if not path.exists() and str(path).startswith("/run/credentials/"):
+        yield Finding(what, None, f"{path}: only the serve unit sees it (LoadCredential)")
+        return
+    secret = read_secret(cfg)
+    assert secret is not None
+    yield Finding(what, True, f"{path}: {len(secret)} bytes")

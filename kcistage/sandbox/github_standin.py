@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from kcistage.sandbox import loopback
 from kcistage.sandbox.github_checks import ChecksData
 from kcistage.sandbox.github_data import _Reply, _stamp, _user
+from kcistage.sandbox.github_protection import ProtectionData
 from kcistage.sandbox.standin_app import AppEndpoints
 
 _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
@@ -29,6 +30,9 @@ _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
                             + "$"))
     for verb, name in [
         ("GET", "/user"), ("GET", "/rate_limit"), ("GET", "/repos/{o}/{r}"),
+        # (a route with {branch} inside comes before the one ending with it)
+        ("GET", "/repos/{o}/{r}/branches/{branch}/protection"),
+        ("GET", "/repos/{o}/{r}/rules/branches/{branch}"),
         ("GET", "/repos/{o}/{r}/branches/{branch}"),
         ("GET", "/repos/{o}/{r}/pulls"), ("GET", "/repos/{o}/{r}/pulls/{n}"),
         ("GET", "/repos/{o}/{r}/issues/comments"), ("GET", "/repos/{o}/{r}/issues/{n}/comments"),
@@ -44,7 +48,7 @@ _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
 ]
 
 
-class FakeGitHub(ChecksData, AppEndpoints):
+class FakeGitHub(ChecksData, ProtectionData, AppEndpoints):
     """The REST subset kcistage uses, with ETags, Link pagination, rate-limit headers and faults."""
 
     def __init__(self, token: str = "test-token", clock: Callable[[], datetime] | None = None,
@@ -58,6 +62,7 @@ class FakeGitHub(ChecksData, AppEndpoints):
         self._server: ThreadingHTTPServer | None = None
         self._init_app()
         self._init_checks()
+        self._init_protection()
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kcistage.core.config_validation import validate
 from kcistage.core.settings import Config
-from kcistage.errors import AuthError
+from kcistage.errors import AuthError, ConfigError
 from kcistage.shell.yamlfile import read_yaml
 
 
@@ -46,3 +46,16 @@ def token(cfg: Config, environ: Mapping[str, str] | None = None) -> str:
         raise AuthError(f"no GitHub token: set ${gh.token_env} or github.token_file in {cfg.path}")
     return from_env
 
+
+def read_secret(cfg: Config) -> bytes | None:
+    """The webhook secret from `serve.webhook_secret_file` (None when not configured)."""
+    path = cfg.serve.webhook_secret_file
+    if path is None:
+        return None
+    try:
+        secret = Path(path).read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"serve.webhook_secret_file {path}: cannot read: {exc.strerror}") from None
+    if not secret:
+        raise ConfigError(f"serve.webhook_secret_file {path} is empty")
+    return secret

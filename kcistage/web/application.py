@@ -19,7 +19,7 @@ from kcistage.core.display import parse_time_lenient as parse
 from kcistage.core.history import last_success
 from kcistage.core.settings import Config
 from kcistage.core.state import State
-from kcistage.errors import ConfigError, KcistageError
+from kcistage.errors import KcistageError
 from kcistage.shell import statefile
 from kcistage.web import metrics, page
 from kcistage.web.webhook import Receiver
@@ -80,20 +80,6 @@ def last_poll(snapshot: Snapshot) -> datetime | None:
     times = [t for t in (parse(observed.get("at")) if observed else None, snapshot.mtime)
              if t is not None]
     return max(times) if times else None
-
-
-def read_secret(cfg: Config) -> bytes | None:
-    """The webhook secret from `serve.webhook_secret_file` (None when not configured)."""
-    path = cfg.serve.webhook_secret_file
-    if path is None:
-        return None
-    try:
-        secret = Path(path).read_bytes().strip()
-    except OSError as exc:
-        raise ConfigError(f"serve.webhook_secret_file {path}: cannot read: {exc.strerror}") from None
-    if not secret:
-        raise ConfigError(f"serve.webhook_secret_file {path} is empty")
-    return secret
 
 
 class Application:

@@ -13,7 +13,8 @@ from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from kcistage.core.settings import Config, split_listen
 from kcistage.errors import ConfigError, ServiceError
-from kcistage.web.application import Application, read_secret
+from kcistage.shell.config import read_secret
+from kcistage.web.application import Application
 from kcistage.web.webhook import MAX_BODY
 
 THREADS = 8

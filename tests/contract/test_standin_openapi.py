@@ -39,6 +39,10 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGitHub]:
         fake.add_status(REPO, SHA, "ci/e2e", "pending")
         fake.add_comment(REPO, 1, "bob", "@kcibot deploy")
         fake.set_permission(REPO, "bob", "maintain")
+        fake.protect_branch(REPO, "main", status_checks=("ci/build",), reviews=True,
+                            push_allowed=("kcibot",), allow_force_pushes=True)
+        fake.add_ruleset(REPO, ("main", "staging*"), ("non_fast_forward", "required_signatures"))
+        fake.token_permissions["admin"] = True  # GitHub shows a branch's protection to admins
         key = tmp_path_factory.mktemp("app") / "app.pem"
         fake.register_app(APP_ID, "kci-staging", write_app_key(key))
         fake.install_app("kernelci", 77)
@@ -68,6 +72,10 @@ def calls(hub: FakeGitHub) -> list[tuple[str, str, str, dict[str, Any] | None, d
         ("GET", "/rate_limit", "/rate_limit", None),
         ("GET", "/repos/{o}/{r}", f"/repos/{REPO}", None),
         ("GET", "/repos/{o}/{r}/branches/{branch}", f"/repos/{REPO}/branches/main", None),
+        ("GET", "/repos/{o}/{r}/branches/{branch}/protection",
+         f"/repos/{REPO}/branches/main/protection", None),
+        ("GET", "/repos/{o}/{r}/rules/branches/{branch}", f"/repos/{REPO}/rules/branches/main",
+         None),
         ("GET", "/repos/{o}/{r}/pulls", f"/repos/{REPO}/pulls", None),
         ("GET", "/repos/{o}/{r}/pulls/{n}", f"/repos/{REPO}/pulls/1", None),
         ("GET", "/repos/{o}/{r}/issues/comments", f"/repos/{REPO}/issues/comments", None),
