@@ -91,6 +91,8 @@ def run_checks(cfg: Config, clock: Callable[[], datetime], local: bool = False
                               lambda repo=repo: [_protection(repo, gh, login)])  # type: ignore[misc]
     for step in cfg.steps:
         yield from _guard(f"step {step.name}", lambda step=step: [_step(cfg, step)])  # type: ignore[misc]
+        if step.kernelci is not None:
+            yield from _guard(f"{step.name} kernelci", lambda step=step: _kernelci(step, local))  # type: ignore[misc]
     if cfg.notify.on_failure:
         program = cfg.notify.on_failure[0]
         yield from _guard("notify.on_failure",
@@ -213,7 +215,7 @@ def _step(cfg: Config, step: Step) -> Finding:
             return Finding(what, True, f"{step.drain.url} answers {count}")
         return Finding(what, False, f"{step.drain.url}: {said}", service=not answered)
     if step.run is None:  # a verification step: its services are checked on their own lines
-        return Finding(f"step {step.name}", True, "nothing to run")
+        return Finding(f"step {step.name}", True, "runs no program")
     cwd: Path | None = None
     where = ""
     if step.cwd is not None:
@@ -225,6 +227,36 @@ def _step(cfg: Config, step: Step) -> Finding:
             cwd = cfg.workdir / "repos" / step.cwd
             where = step.cwd
     return _program(f"step {step.name}", step.run[0], cwd, where)
+
+
+def _kernelci(step: Step, local: bool) -> Iterator[Finding]:
+    """A kernelci step's KernelCI API (its /latest/ answers), pipeline (answers HTTP at all),
+    token (present; never shown) and test kernel branch (its tip, by git ls-remote)."""
+    from kcistage.shell import kernelci  # (requests and git: only when a kernelci step exists)
+
+    kc = step.kernelci
+    assert kc is not None
+    client = kernelci.KernelCIClient(kc.api, kc.pipeline, timeout=(5.0, 5.0 if local else 15.0))
+    try:
+        ok, said = client.answers(f"{kc.api}/latest/")
+        yield Finding(f"{step.name} api", ok, said, service=not ok)
+        ok, said = client.pipeline_answers()
+        yield Finding(f"{step.name} pipeline", ok, said, service=not ok)
+    finally:
+        client.close()
+    try:
+        kernelci.kernelci_token(kc)
+        where = f"{kc.token_file}" if kc.token_file is not None and kc.token_file.exists() \
+            else f"${kc.token_env}"
+        yield Finding(f"{step.name} token", True, f"the KernelCI token is present ({where})")
+    except KcistageError as exc:
+        yield _failed(f"{step.name} token", exc)
+    try:
+        tip = kernelci.tip_commit(kc.tree.url, kc.tree.branch, timeout=15.0 if local else 60.0)
+        yield Finding(f"{step.name} kernel", True, f"{kc.tree.branch} of {kc.tree.url} is at "
+                      f"{tip[:12]} (git ls-remote)")
+    except KcistageError as exc:
+        yield _failed(f"{step.name} kernel", exc)
 
 
 def _program(what: str, program: str, cwd: Path | None, checkout: str = "") -> Finding:

@@ -186,3 +186,13 @@ class KernelCIClient:
         except KernelCIError as exc:
             return False, str(exc)
         return True, f"{url} answers {answer.status_code}"
+
+    def pipeline_answers(self) -> tuple[bool, str]:
+        """Whether the pipeline answers HTTP at all (it has no public page: any status below 500
+        shows it is up, as a 404 from its web framework does)."""
+        try:
+            self._request("GET", f"{self.pipeline}/", f"GET {self.pipeline}/")
+        except KernelCIError as exc:
+            if exc.kind not in ("refused", "not_found"):
+                return False, str(exc)
+        return True, f"{self.pipeline} answers"
