@@ -73,18 +73,20 @@ def _refs(suspects: tuple[Suspect, ...]) -> str:
 
 def _blame(ctx: Context, search: Search, suspect: Suspect, failing: int,
            passing: int | None) -> None:
-    """Exclude the culprit at its SHA and tell its PR the evidence."""
+    """Exclude the culprit at its SHA (a Depends-On cycle: each member) and tell each PR the evidence."""
     without = f"deployment {passing}" if passing is not None else "the last good deployment"
-    ctx.out.line(f"{suspect.ref}@{suspect.sha[:12]} is the culprit: deployment {failing} failed "
-                 f"with it, {without} without it succeeded: excluded at that commit")
-    pr = ctx.state["prs"].get(pr_key(suspect.repo, suspect.number))
-    if pr is None or pr.get("sha") != suspect.sha:
-        return  # closed or pushed again meanwhile: a new head is a new chance
-    excluded: Exclusion = {"sha": suspect.sha, "cause": Cause.CULPRIT, "deployment": failing}
-    pr["excluded"] = excluded
-    reason = exclusion_reason(excluded, suspect.sha, ctx.cfg.repo(suspect.repo))
-    pr["state"], pr["reason"], pr["cause"] = PrState.EXCLUDED, reason, Cause.CULPRIT
-    note_pr(ctx, pr, suspect.sha, messages.culprit_note(failing, passing, search.upto))
+    together = " (a Depends-On cycle, blamed together)" if suspect.members else ""
+    ctx.out.line(f"{suspect.ref}@{suspect.sha[:12]} is the culprit{together}: deployment {failing} "
+                 f"failed with it, {without} without it succeeded: excluded at that commit")
+    for repo, number, sha in suspect.commits():
+        pr = ctx.state["prs"].get(pr_key(repo, number))
+        if pr is None or pr.get("sha") != sha:
+            continue  # closed or pushed again meanwhile: a new head is a new chance
+        excluded: Exclusion = {"sha": sha, "cause": Cause.CULPRIT, "deployment": failing}
+        pr["excluded"] = excluded
+        reason = exclusion_reason(excluded, sha, ctx.cfg.repo(repo))
+        pr["state"], pr["reason"], pr["cause"] = PrState.EXCLUDED, reason, Cause.CULPRIT
+        note_pr(ctx, pr, sha, messages.culprit_note(failing, passing, search.upto))
 
 
 def _end(ctx: Context, search: Search, end: End) -> None:
@@ -94,11 +96,10 @@ def _end(ctx: Context, search: Search, end: End) -> None:
         base_failed = next(i for k, ok, i in search.results if k == 0 and not ok)
         ctx.out.line(f"culprit search for deployment {search.failed_id}: {end.value} "
                      f"(deployment {base_failed} without them failed too): no PR blamed")
-        for suspect in search.suspects:
-            pr = ctx.state["prs"].get(pr_key(suspect.repo, suspect.number))
-            if pr is not None and pr.get("sha") == suspect.sha:
-                note_pr(ctx, pr, suspect.sha,
-                        messages.not_blamed_note(search.failed_id, base_failed))
+        for repo, number, sha in (c for suspect in search.suspects for c in suspect.commits()):
+            pr = ctx.state["prs"].get(pr_key(repo, number))
+            if pr is not None and pr.get("sha") == sha:
+                note_pr(ctx, pr, sha, messages.not_blamed_note(search.failed_id, base_failed))
         return
     ctx.out.line(f"culprit search for deployment {search.failed_id} ended: {end.value}: "
                  "no PR blamed")
@@ -115,7 +116,8 @@ def deploy(ctx: Context, target: Target) -> DeploymentRecord:
     search = pending.search
     ctx.out.detail(pending.reason)
     if pending.k is None:
-        info = {"rest": [list(s.key()) for s in search.culprits], "failed": search.failed_id}
+        info = {"rest": [list(c) for s in search.culprits for c in s.commits()],
+                "failed": search.failed_id}
         return run_deployment(ctx, search.cycle, Trigger.BISECT, pending.target, search=info)
     info = {"probe": pending.k, "of": len(search.suspects), "failed": search.failed_id}
     plans = plan_probe(ctx.cfg.steps, search.cycle, search.ran, search.upto, search.failed_id)
@@ -165,7 +167,8 @@ def _start(ctx: Context, record: DeploymentRecord, chain: Search | None) -> None
         record["id"], record["target"], good["target"] if good else None, record["cycle"],
         record.get("failed_step"), ran, None, chain=chain,
         good_in_chain=bool(good and chain and good["id"] > chain.started_id),
-        good_id=good["id"] if good else None)
+        good_id=good["id"] if good else None,
+        needs={key: pr.get("needs") or [] for key, pr in ctx.state["prs"].items() if pr.get("needs")})
     if search is None:
         _store(ctx, None)
         ctx.out.line(f"deployment {record['id']} failed with no PR added since the last good "

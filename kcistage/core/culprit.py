@@ -26,31 +26,57 @@ when "last good" must be re-checked: at most ceil(log2 n) + 1 (+ 1) deployments 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from kcistage.core.dependencies import closure, units
 from kcistage.core.enums import DeployResult
 from kcistage.core.model import Target
+
+Commit = tuple[str, int, str]  # (repo, number, sha)
 
 
 @dataclass(frozen=True)
 class Suspect:
-    """One PR commit under suspicion."""
+    """One PR commit under suspicion, with the rest of its Depends-On cycle (one suspect)."""
 
     repo: str
     number: int
     sha: str
+    members: tuple[Commit, ...] = ()  # the other PRs of its cycle: they enter and leave with it
+    needs: tuple[tuple[str, int], ...] = ()  # (repo, number) of the suspects it depends on
 
     @property
     def ref(self) -> str:
-        """`<repo>#<number>`, as said to people."""
-        return f"{self.repo}#{self.number}"
+        """`<repo>#<number>` (a cycle: each member, joined by +), as said to people."""
+        return " + ".join(f"{r}#{n}" for r, n, _ in self.commits())
 
-    def key(self) -> tuple[str, int, str]:
+    def key(self) -> Commit:
         """A hashable identity (repo, number, sha)."""
         return (self.repo, self.number, self.sha)
+
+    def commits(self) -> tuple[Commit, ...]:
+        """Every PR commit of this suspect (itself first)."""
+        return (self.key(), *self.members)
+
+    def row(self) -> list[Any]:
+        """Its JSON row: [repo, number, sha] (+ [members, needs] when it has some)."""
+        head: list[Any] = list(self.key())
+        if self.members or self.needs:
+            head += [[list(m) for m in self.members], [list(x) for x in self.needs]]
+        return head
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> Suspect:
+        """The inverse of row()."""
+        repo, number, sha = str(row[0]), int(row[1]), str(row[2])
+        if len(row) == 3:
+            return cls(repo, number, sha)
+        _, _, _, members, needs = row
+        return cls(repo, number, sha, tuple((str(r), int(n), str(h)) for r, n, h in members),
+                   tuple((str(r), int(n)) for r, n in needs))
 
 
 class Move(StrEnum):
@@ -104,12 +130,12 @@ class Search:
         return {
             "failed_id": self.failed_id, "cycle": self.cycle, "upto": self.upto,
             "ran": list(self.ran), "base": self.base,
-            "suspects": [list(s.key()) for s in self.suspects],
+            "suspects": [s.row() for s in self.suspects],
             "results": [[k, ok, i] for k, ok, i in self.results], "good_id": self.good_id,
             "checked": self.checked,
-            "used": self.used, "culprits": [list(s.key()) for s in self.culprits],
+            "used": self.used, "culprits": [s.row() for s in self.culprits],
             "rest": self.rest, "started_id": self.started_id,
-            "departed": [list(s.key()) for s in self.departed],
+            "departed": [s.row() for s in self.departed],
         }
 
     @classmethod
@@ -117,7 +143,7 @@ class Search:
         """The inverse of to_json; KeyError/TypeError/ValueError on anything else."""
 
         def suspects(rows: list[list[Any]]) -> tuple[Suspect, ...]:
-            return tuple(Suspect(str(r), int(n), str(s)) for r, n, s in rows)
+            return tuple(Suspect.from_row(row) for row in rows)
 
         return cls(
             failed_id=int(data["failed_id"]), cycle=str(data["cycle"]),
@@ -141,26 +167,56 @@ def _commits(target: Target | None) -> set[tuple[str, int, str]]:
     return {(name, int(n), sha) for name, e in (target or {}).items() for n, sha in e["prs"]}
 
 
-def suspects(failed: Target, good: Target | None) -> tuple[Suspect, ...]:
-    """PR commits of `failed` absent from `good` (same repo, number and sha), in merge order."""
+def suspects(failed: Target, good: Target | None,
+             needs: Mapping[str, Sequence[str]] | None = None) -> tuple[Suspect, ...]:
+    """PR commits of `failed` absent from `good` (same repo, number and sha), in merge order;
+    with `needs` (`<repo>#<n>` -> the keys it depends on): a PR of `failed` depending on a
+    suspect is a suspect too, a cycle is one suspect, and a suspect comes after those it needs."""
     known = _commits(good)
-    return tuple(Suspect(name, int(n), sha) for name, e in failed.items() for n, sha in e["prs"]
-                 if (name, int(n), sha) not in known)
+    order = [(name, int(n), sha) for name, e in failed.items() for n, sha in e["prs"]]
+    new = [c for c in order if c not in known]
+    if not needs:
+        return tuple(Suspect(*c) for c in new)
+    by_key = {f"{r}#{n}": (r, n, h) for r, n, h in order}
+    edges = {k: [d for d in needs.get(k, ()) if d in by_key] for k in by_key}
+    held = closure({f"{r}#{n}" for r, n, _ in new}, edges)
+    rank = {f"{r}#{n}": i for i, (r, n, _) in enumerate(order)}
+    inside = {k: [d for d in edges[k] if d in held] for k in held}
+    placed: list[Suspect] = []
+    for unit in units(inside):  # dependencies first; then stably by merge order below
+        lead, *rest = sorted(unit, key=rank.__getitem__)
+        after = sorted({(by_key[d][0], by_key[d][1]) for m in unit for d in inside[m] if d not in unit})
+        placed.append(Suspect(*by_key[lead], members=tuple(by_key[m] for m in rest), needs=tuple(after)))
+    return _stable(placed, rank)
+
+
+def _stable(placed: list[Suspect], rank: Mapping[str, int]) -> tuple[Suspect, ...]:
+    """Suspects in merge order, except that each comes after the suspects it needs."""
+    todo = sorted(placed, key=lambda s: rank[f"{s.repo}#{s.number}"])
+    done: list[Suspect] = []
+    seen: set[tuple[str, int]] = set()
+    while todo:
+        pick = next(s for s in todo if all(x in seen for x in s.needs))
+        todo.remove(pick)
+        done.append(pick)
+        seen.update((r, n) for r, n, _ in pick.commits())
+    return tuple(done)
 
 
 def start(failed_id: int, failed: Target, good: Target | None, cycle: str,
           failed_step: str | None, ran: tuple[str, ...] | list[str], eligible: Target | None,
           chain: Search | None = None, good_in_chain: bool = False,
-          good_id: int | None = None) -> Search | None:
+          good_id: int | None = None,
+          needs: Mapping[str, Sequence[str]] | None = None) -> Search | None:
     """A search for the failure of deployment `failed_id`; None when it added no PR to blame.
 
     `chain` is the search whose rest deployment failed: this one goes on from it, counting its
     deployments and culprits. Its base needs no re-check when it is exactly the last good
     target and that was deployed by the chain (`good_in_chain`)."""
-    found = suspects(failed, good)
+    found = suspects(failed, good, needs)
     if not found:
         return None
-    held = {s.key() for s in found}
+    held = {c for s in found for c in s.commits()}
     base = {name: {"base": e["base"],
                    "prs": [[int(n), sha] for n, sha in e["prs"] if (name, int(n), sha) not in held]}
             for name, e in failed.items()}
@@ -177,7 +233,12 @@ def start(failed_id: int, failed: Target, good: Target | None, cycle: str,
 def keep_eligible(search: Search, eligible: Target) -> Search:
     """Drop the suspects no longer eligible at the same SHA, and every result that held one."""
     now = _commits(eligible)
-    gone = [i for i, s in enumerate(search.suspects) if s.key() not in now]
+    gone: list[int] = []
+    out: set[tuple[str, int]] = set()
+    for i, s in enumerate(search.suspects):  # needs come first: a dependent leaves with them
+        if any(c not in now for c in s.commits()) or any(x in out for x in s.needs):
+            gone.append(i)
+            out.update((r, n) for r, n, _ in s.commits())
     if not gone:
         return search
     first = gone[0]  # candidates up to `first` suspects are unchanged; later ones held a leaver
@@ -191,7 +252,8 @@ def candidate(search: Search, k: int) -> Target:
     """Candidate k: the search's base plus the first k suspects, PRs in ascending number."""
     out = _copy(search.base)
     for s in search.suspects[:k]:
-        out.setdefault(s.repo, {"base": "", "prs": []})["prs"].append([s.number, s.sha])
+        for repo, number, sha in s.commits():
+            out.setdefault(repo, {"base": "", "prs": []})["prs"].append([number, sha])
     for entry in out.values():
         entry["prs"].sort()
     return out

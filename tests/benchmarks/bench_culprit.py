@@ -7,6 +7,9 @@ ceil(log2 n) + 1 per culprit (+ 1 when "last good" is re-checked) and next to a 
 deploys both halves of a failing batch each round, as bors-ng does (a failing half is split
 again, a failing single PR is blamed), with the PRs that search blames wrongly on a broken base.
 
+A second table: the same search with Depends-On among the suspects (a chain, where each PR needs
+the one before it in reverse merge order, and pairs forming cycles): n counts a cycle once.
+
 Run: python tests/benchmarks/bench_culprit.py
 """
 
@@ -70,5 +73,26 @@ def main() -> None:
               f"{two_b:>11} | {base.deployments:11d} {base_b:8d} ({wrongly:2d})")
 
 
+def with_dependencies() -> None:
+    print()
+    print("With Depends-On: 'chain' = each suspect needs the next one (merge order reversed);")
+    print("'cycles' = suspects paired into cycles (n PRs, n/2 suspects); max and mean over the")
+    print("position of one faulty PR. Budget per culprit with n counting a cycle once.")
+    print(f"{'PRs':>3} | {'chain':>9} {'budget':>6} | {'cycles':>9} {'budget':>6}")
+    for n in range(2, 17, 2):
+        chain = {i: [i + 1] for i in range(n - 1)}
+        runs = [simulate(n, {p}, needs=chain) for p in range(n)]
+        assert all(o.blamed == [p] for p, o in enumerate(runs))
+        cycles = {i: [i ^ 1] for i in range(n)}
+        pairs = [simulate(n, {p}, needs=cycles) for p in range(n)]
+        assert all(sorted(o.blamed) == sorted({p, p ^ 1}) for p, o in enumerate(pairs))
+        units = n // 2
+        chain_bound = math.ceil(math.log2(n)) + 2
+        cycle_bound = (math.ceil(math.log2(units)) if units > 1 else 0) + 2
+        print(f"{n:3d} | {stats([o.deployments for o in runs]):>9} {chain_bound:6d} | "
+              f"{stats([o.deployments for o in pairs]):>9} {cycle_bound:6d}")
+
+
 if __name__ == "__main__":
     main()
+    with_dependencies()

@@ -44,25 +44,40 @@ class Outcome:
 
 
 def simulate(n: int, bad: set[int], base_broken: bool = False,
-             leaves: dict[int, list[int]] | None = None) -> Outcome:
-    """Run a search over n suspects; `leaves` maps a deployment count to suspects leaving then."""
+             leaves: dict[int, list[int]] | None = None,
+             needs: dict[int, list[int]] | None = None) -> Outcome:
+    """Run a search over n suspects; `leaves` maps a deployment count to suspects leaving then;
+    `needs` maps a suspect index to the indexes it depends on (Depends-On): a PR is eligible
+    only with them, and a candidate holding a PR without one would fail (it never may)."""
     leaves = leaves or {}
+    needs = needs or {}
     left: set[int] = set(leaves.get(0, []))
     blamed: set[int] = set()
+    keyed = {f"api#{i + 1}": [f"api#{d + 1}" for d in deps] for i, deps in needs.items()}
 
     def fails(t: dict) -> bool:
         held = {(repo, int(k), s) for repo, e in t.items() for k, s in e["prs"]}
+        numbers = {k for repo, k, _ in held if repo == "api"}
+        assert all(d + 1 in numbers for i, deps in needs.items() if i + 1 in numbers for d in deps), \
+            "a PR deployed without a PR it depends on"
         return base_broken or any(("api", i + 1, sha(i + 1)) in held for i in bad)
 
     def eligible() -> dict:
-        return target([100] + [i + 1 for i in range(n) if i not in left and i not in blamed])
+        ok = {i for i in range(n) if i not in left and i not in blamed}
+        while True:  # a PR waits for what it depends on (a cycle: all or none)
+            keep = {i for i in ok if all(d in ok for d in needs.get(i, ()))}
+            if keep == ok:
+                break
+            ok = keep
+        return target([100] + [i + 1 for i in sorted(ok)])
 
     good = target([100])
     failed = target([100] + list(range(1, n + 1)))
     deployments = [{"id": 1, "result": "success", "target": good},
                    {"id": 2, "result": "failed", "target": failed}]
     out = Outcome()
-    search = culprit.start(2, failed, good, "partial", "restart", ("restart",), eligible(), good_id=1)
+    search = culprit.start(2, failed, good, "partial", "restart", ("restart",), eligible(), good_id=1,
+                           needs=keyed)
     assert search is not None
     out.segments.append(Segment(len(search.suspects), search.checked))
 
@@ -91,9 +106,10 @@ def simulate(n: int, bad: set[int], base_broken: bool = False,
             assert passing is not None and deployments[passing - 1]["result"] == "success"
             with_it = {tuple(p) for p in deployments[failing - 1]["target"]["api"]["prs"]}
             without = {tuple(p) for p in deployments[passing - 1]["target"]["api"]["prs"]}
-            assert with_it - without == {(suspect.number, suspect.sha)} and without < with_it
-            blamed.add(suspect.number - 1)
-            out.blamed.append(suspect.number - 1)
+            assert with_it - without == {(n, h) for _, n, h in suspect.commits()} and without < with_it
+            for _, number, _ in suspect.commits():
+                blamed.add(number - 1)
+                out.blamed.append(number - 1)
         elif move.move is Move.REST:
             rest = eligible()
             if culprit.skip_rest(rest, deployments[-1]):
@@ -104,7 +120,7 @@ def simulate(n: int, bad: set[int], base_broken: bool = False,
             chained = culprit.start(deployments[-1]["id"], rest, last_good["target"], "partial",
                                     "restart", ("restart",), eligible(), chain=search,
                                     good_in_chain=last_good["id"] > search.started_id,
-                                    good_id=last_good["id"])
+                                    good_id=last_good["id"], needs=keyed)
             if chained is None:
                 out.end = End.BASE_FAILS
                 return out
