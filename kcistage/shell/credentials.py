@@ -16,6 +16,7 @@ from typing import Protocol
 import requests
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, GithubException, GithubIntegration
 
 from kcistage.core.settings import Config
@@ -25,6 +26,9 @@ from kcistage.shell.config import token
 # Renew an installation token this long before it expires: a git push or a step's fetch that
 # starts with the token must not find it expired, and clocks differ a little.
 RENEW_BEFORE = timedelta(minutes=10)
+# What GitHub signs App JWTs with (RS256): the key its App settings page generates.
+_EXPECTED = ("GitHub expects the App's RSA private key in PEM (generate one on the App's "
+             "settings page)")
 
 
 class Credentials(Protocol):
@@ -159,10 +163,13 @@ def read_private_key(path: Path) -> str:
         reason = getattr(exc, "strerror", None) or type(exc).__name__
         raise AuthError(f"cannot read github.app.private_key_file {path}: {reason}") from None
     try:
-        serialization.load_pem_private_key(text.encode(), password=None)
+        key = serialization.load_pem_private_key(text.encode(), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise ConfigError(f"github.app.private_key_file {path}: not an unencrypted PEM private "
-                          "key (download one from the App's settings page)") from None
+                          f"key; {_EXPECTED}") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        kind = type(key).__name__.removeprefix("_").removesuffix("PrivateKey") or "other"
+        raise ConfigError(f"github.app.private_key_file {path}: key type {kind}; {_EXPECTED}")
     return text
 
 

@@ -185,3 +185,35 @@ def test_own_comment_found_by_marker_as_the_app_after_a_lost_state(box: Sandbox)
     assert again == first
     mine = [c for c in box.hub.comments(f"{OWNER}/{API}", 5) if c["user"]["login"] == BOT]
     assert len(mine) == 1 and mine[0]["body"].startswith("tested: full")
+
+
+@pytest.mark.parametrize("kind", ["EC", "Ed25519", "broken"])
+def test_a_key_github_does_not_take_is_a_config_error_in_tick_and_check(box: Sandbox,
+                                                                        kind: str) -> None:
+    """GitHub signs App JWTs with RS256 only: another key type, or a broken PEM, is exit 2 with
+    one line naming the key, in `tick` (not an internal error) and in `check` (its FAIL line)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    key_file = box.root / "app.pem"
+    if kind == "broken":
+        key_file.write_text(key_file.read_text()[:200])
+    else:
+        key = ec.generate_private_key(ec.SECP256R1()) if kind == "EC" \
+            else ed25519.Ed25519PrivateKey.generate()
+        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    for command in ("tick", "check"):
+        done = subprocess.run([sys.executable, "-m", "kcistage", "--config", str(box.config_path),
+                               "--now", box.clock().isoformat(), command],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert "Traceback" not in done.stdout + done.stderr
+        said = done.stderr.strip().splitlines() if command == "tick" else \
+            [x for x in done.stdout.splitlines() if x.startswith("FAIL credential: ")]
+        assert len(said) == 1, (command, done.stdout, done.stderr)
+        assert f"github.app.private_key_file {key_file}: " in said[0]
+        assert "GitHub expects the App's RSA private key in PEM" in said[0]
+        if kind != "broken":
+            assert f"key type {kind};" in said[0]
