@@ -113,7 +113,7 @@ def _guard(name: str, part: Callable[[], Iterable[Finding]]) -> Iterator[Finding
 def _state(cfg: Config, clock: Callable[[], datetime]) -> Iterator[Finding]:
     """The state file reads (without its lock) and the folders can be written."""
     try:
-        state = statefile.load(cfg.state_file, clock(), readonly=True)
+        state = statefile.load_full(cfg.state_file, clock())
     except KcistageError as exc:
         yield _failed("state", exc)
     else:

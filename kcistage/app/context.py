@@ -91,16 +91,18 @@ class Context:
         return str(self.gh.branch_head(repo))
 
     def save(self) -> None:
-        """Write the state file (never in a dry run)."""
+        """Write the state file (never in a dry run); finished deployments that decisions no
+        longer read move to the history file beside it."""
         if not self.dry_run:
-            gone = statefile.save(self.cfg.state_file, self.state, self.cfg.history)
-            if gone:  # step logs are kept exactly as long as their deployments
+            saved = statefile.save(self.cfg.state_file, self.state, self.cfg.history, self.clock())
+            for note in saved.notes:
+                self.out.line(note)
+            if saved.gone:  # step logs are kept exactly as long as their deployments
                 from kcistage.shell.steps import remove_logs  # (imports requests: only here)
                 from kcistage.shell.tree_files import remove_trees
 
-                kept = [d["id"] for d in self.state["deployments"]]
-                remove_logs(self.cfg.workdir, gone, kept)
-                remove_trees(self.cfg.workdir, gone, kept)
+                remove_logs(self.cfg.workdir, saved.gone, saved.kept)
+                remove_trees(self.cfg.workdir, saved.gone, saved.kept)
 
     def step_env(self) -> dict[str, str]:
         """The tool's environment minus anything holding the GitHub token."""

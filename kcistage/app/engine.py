@@ -167,6 +167,8 @@ def run(cfg: Config, clock: Callable[[], datetime], action: Callable[[Context], 
             main_thread = threading.current_thread() is threading.main_thread()
             stopping.reset()
             previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread and not dry_run else None
+            if not dry_run and statefile.holds_past(state):  # a state file from before the
+                ctx.save()  # history file (or a killed run's leftovers): split it now, losing nothing
             removed = getattr(lock, "removed", None)
             if removed:
                 ctx.out.detail(f"removed {len(removed)} temporary file(s) left by a killed "

@@ -1,4 +1,4 @@
-"""`status` and `log`: read-only views of the state file (no GitHub request, no lock)."""
+"""`status` and `log`: read-only views of the state and history files (no GitHub request, no lock)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def status(env: Env, as_json: bool) -> int:
 
     cfg = env.config()
     now = env.clock()()
-    doc = status_document(cfg, statefile.load(cfg.state_file, now, readonly=True), now)
+    state = statefile.load_full(cfg.state_file, now, warn=lambda line: click.echo(line, err=True))
+    doc = status_document(cfg, state, now)
     if as_json:
         click.echo(render_json(doc), nl=False)
     elif sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
@@ -50,7 +51,8 @@ def log(env: Env, deploy_id: int | None, step: str | None) -> int:
     from kcistage.shell import statefile
 
     cfg = env.config()
-    state = statefile.load(cfg.state_file, env.clock()(), readonly=True)
+    state = statefile.load_full(cfg.state_file, env.clock()(),
+                                warn=lambda line: click.echo(line, err=True))
     if not state["deployments"] and deploy_id is None:
         click.echo(f"no deployment yet (state file {cfg.state_file}), so no step logs")
         return 0

@@ -126,3 +126,86 @@ def observed_target(state: State) -> Target:
     if observed is None:
         raise ValueError("no poll recorded yet")
     return observed["target"]
+
+
+# How many concluded trees of a `kernelci` step the flaky check looks back on (the last 5).
+FLAKY_WINDOW = 5
+
+
+def _ids(values: Any) -> set[int]:
+    """The integers in a list (or one integer), ignoring anything else."""
+    items = values if isinstance(values, list) else [values]
+    return {v for v in items if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def _search_ids(raw: Mapping[str, Any] | None) -> set[int]:
+    """Every deployment the stored culprit search names: the failed one, the chain's start, the
+    last good one and each candidate's deployment (its evidence)."""
+    if not isinstance(raw, Mapping):
+        return set()
+    ids = _ids([raw.get("failed_id"), raw.get("started_id"), raw.get("good_id")])
+    for row in raw.get("results") or []:
+        if isinstance(row, list) and len(row) == 3:
+            ids |= _ids(row[2])
+    return ids
+
+
+def _trees(deployments: list[DeploymentRecord], before: int | None) -> set[int]:
+    """Per `kernelci` step name: the newest FLAKY_WINDOW deployments whose tree of that step
+    concluded (older than `before` when given), and the newest that passed it outside a culprit
+    search (the baseline)."""
+    ids: set[int] = set()
+    seen: dict[str, int] = {}
+    baseline: set[str] = set()
+    for record in deployments[::-1]:
+        if before is not None and int(record["id"]) >= before:
+            continue
+        for step in record["steps"]:
+            if "tree" not in step or step["result"] in ("running", "skipped"):
+                continue
+            name = step["name"]
+            if seen.get(name, 0) < FLAKY_WINDOW:
+                seen[name] = seen.get(name, 0) + 1
+                ids.add(int(record["id"]))
+            if name not in baseline and step["result"] == "ok" and not is_probe(record):
+                baseline.add(name)
+                ids.add(int(record["id"]))
+    return ids
+
+
+def hot(state: State) -> set[int]:
+    """The ids of the deployments a run's decisions read; the others can live in the history file.
+
+    Kept: every running (or waiting) deployment and the newest; the last finished (L of the
+    rules), the last full (F), the last deployment that counts (rule 6's failed target), the last
+    success and the last complete success (the step filter's diff and the culprit search's last
+    good); every deployment the culprit search names; per `kernelci` step, its baseline and the
+    last FLAKY_WINDOW concluded trees (also as they were before the searched failure) and every
+    baseline a kept tree names; a deployment a PR still shows as running (statuses to catch up)."""
+    deployments = state["deployments"]
+    if not deployments:
+        return set()
+    keep = {int(deployments[-1]["id"])}
+    keep |= {int(d["id"]) for d in deployments if d["result"] == DeployResult.RUNNING or d.get("waiting")}
+    picks = (
+        next((d for d in deployments[::-1] if d.get("finished")), None),
+        next((d for d in deployments[::-1] if d["cycle"] == "full"), None),
+        next((d for d in deployments[::-1] if _counts(d)), None),
+        last_success(deployments), last_success(deployments, complete=True))
+    keep |= {int(d["id"]) for d in picks if d is not None}
+    search = state.get("bisect")
+    keep |= _search_ids(search)
+    keep |= _trees(deployments, None)
+    failed = search.get("failed_id") if isinstance(search, dict) else None
+    if isinstance(failed, int):
+        keep |= _trees(deployments, failed)
+    for record in deployments:
+        if int(record["id"]) in keep:
+            for step in record["steps"]:
+                tree = step.get("tree")
+                keep |= _ids(tree["baseline"] if tree else None)
+    for pr in (state.get("prs") or {}).values():
+        for shown in (pr.get("shown") or {}).values():
+            if shown.get("result") == DeployResult.RUNNING:
+                keep |= _ids(shown.get("deployment"))
+    return keep & {int(d["id"]) for d in deployments}

@@ -6,8 +6,8 @@ One place for them, so the CLI, the config defaults, the docs and the systemd un
   else `/etc/kcistage/config.yaml`;
 - the state file and the workdir (config keys `state_file`, `workdir`) under the unit's
   StateDirectory `/var/lib/kcistage`;
-- next to the state file: its run lock, the rate-limit backoff and figures, and the operator
-  controls;
+- next to the state file: the history of finished deployments, its run lock, the rate-limit
+  backoff and figures, and the operator controls;
 - the webhook poke folder (config key `serve.poke_dir`) under /run/kcistage;
 - under the workdir: the git checkouts and the step logs of each deployment.
 
@@ -45,6 +45,11 @@ def config_path(option: str | None, environ: Mapping[str, str], local_exists: bo
 def beside_state(state_file: Path, suffix: str) -> Path:
     """A file kept next to the state file: `state.json.<suffix>`."""
     return state_file.with_name(f"{state_file.name}.{suffix}")
+
+
+def history_file(state_file: Path) -> Path:
+    """The finished deployments a run's decisions no longer read: one JSON record a line, oldest first."""
+    return beside_state(state_file, "history")
 
 
 def lock_file(state_file: Path) -> Path:

@@ -261,8 +261,8 @@ class Sandbox:
         return self.run(lambda ctx: deploy_now(ctx, full), dry_run)
 
     def state(self) -> State:
-        """The current state file."""
-        return statefile.load(self.root / "state" / "state.json", self.clock(), readonly=True)
+        """The current state, with the deployments of the history file beside it."""
+        return statefile.load_full(self.root / "state" / "state.json", self.clock())
 
     def step_records(self) -> list[dict[str, Any]]:
         """What every fake step saw, in order."""

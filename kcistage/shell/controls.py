@@ -18,7 +18,7 @@ from typing import Any
 
 from kcistage.core import controls, paths
 from kcistage.errors import StateError
-from kcistage.shell.statefile import write_atomic
+from kcistage.shell.atomic import write_atomic
 
 LOCK_WAIT = 5.0  # seconds: the lock is only ever held for one read-modify-write
 

@@ -1,4 +1,5 @@
-"""The state file: versioned JSON, atomic durable writes, a corrupt-file guard and the run lock."""
+"""The state file: versioned JSON, atomic durable writes, a corrupt-file guard and the run lock;
+finished deployments that decisions no longer read move to the history file (shell/historyfile.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,19 @@ import fcntl
 import json
 import os
 import re
-import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 from kcistage.core import paths
+from kcistage.core.history import hot
 from kcistage.core.state import DeploymentRecord, State
 from kcistage.errors import LockHeld, StateError
+from kcistage.shell import historyfile
+from kcistage.shell.atomic import fsync_dir, write_atomic
 
 SCHEMA_VERSION = 1
 
@@ -66,15 +71,6 @@ def _problem(data: Any) -> str | None:
     return None
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in `folder` durable."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _move_aside(path: Path, now: datetime) -> Path:
     """Rename an unusable state file to `<name>.corrupt.<UTC timestamp>` next to it."""
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -85,7 +81,7 @@ def _move_aside(path: Path, now: datetime) -> Path:
         n += 1
     try:
         os.rename(path, target)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except OSError as exc:
         raise StateError(f"{path}: unusable and cannot be moved aside: {exc.strerror}") from exc
     return target
@@ -135,20 +131,65 @@ def dumps(state: State) -> bytes:
     return text.encode("utf-8") + b"\n"
 
 
-def save(path: Path, state: State, history: int) -> list[int]:
-    """Trim the history to the newest `history` deployments and write the file atomically.
+@dataclass
+class Saved:
+    """What a save did to the history: the deployments that left it (their step logs go), every
+    deployment still recorded (state and history file), and lines for the operator."""
 
-    Returns the ids of the deployments that left the history (their step logs go too).
+    gone: list[int] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def save(path: Path, state: State, history: int, now: datetime | None = None) -> Saved:
+    """Write the state file atomically, keeping in it only the deployments decisions read.
+
+    The others (`core/history.hot` says which) are appended to the history file first, so a
+    run killed in between leaves a record in both (readers take the state's) and never in
+    neither; the history file then keeps the newest deployments up to `history` in all.
+    `state["deployments"]` is cut in memory too.
     """
     path = Path(path)
     deployments = state.get("deployments") or []
-    dropped: list[DeploymentRecord] = []
-    if history >= 0 and len(deployments) > history:
-        # oldest first in the file, so the newest are at the end
-        cut = len(deployments) - history
-        dropped, state["deployments"] = deployments[:cut], deployments[cut:]
-    _write_atomic(path, dumps(state))
-    return [d["id"] for d in dropped if isinstance(d.get("id"), int)]
+    keep = hot(state)
+    moving = [d for d in deployments if d["id"] not in keep]
+    saved = Saved()
+    if moving:
+        where = paths.history_file(path)
+        historyfile.append(where, moving)
+        state["deployments"] = [d for d in deployments if d["id"] in keep]
+        trimmed = historyfile.trim(where, history - len(state["deployments"]),
+                                   now or datetime.now(UTC), keep)
+        saved = Saved(trimmed.gone, sorted(trimmed.kept + [d["id"] for d in state["deployments"]]),
+                      trimmed.notes)
+    write_atomic(path, dumps(state))
+    return saved
+
+
+def holds_past(state: State) -> bool:
+    """Whether the state holds deployments that belong in the history file (the next save moves them)."""
+    return len(state["deployments"]) > len(hot(state))
+
+
+def load_full(path: Path, now: datetime, warn: Callable[[str], None] | None = None) -> State:
+    """The state with every recorded deployment (history file and state, oldest first), read
+    only: for `status`, `log` and `serve`. Unreadable history lines are skipped, each told to
+    `warn` in one line naming the file and the line."""
+    state = load(path, now, readonly=True)
+    past = historyfile.read(paths.history_file(Path(path)))
+    for problem in past.problems:
+        if warn is not None:
+            warn(problem)
+    return merged(state, past.records)
+
+
+def merged(state: State, past: list[DeploymentRecord]) -> State:
+    """`state` with the history's records added (the state's copy of a record wins)."""
+    if not past:
+        return state
+    current = {d["id"] for d in state["deployments"]}
+    records = [r for r in past if r["id"] not in current] + state["deployments"]
+    return cast(State, {**state, "deployments": sorted(records, key=lambda d: int(d["id"]))})
 
 
 def mark_polled(path: Path, now: datetime) -> None:
@@ -163,39 +204,6 @@ def mark_polled(path: Path, now: datetime) -> None:
         pass  # no state yet: the run's save creates it
     except OSError as exc:
         raise StateError(f"{path}: cannot set its time: {exc.strerror or exc}") from exc
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace a file next to the state (state, backoff, controls) with `data`, atomically."""
-    _write_atomic(Path(path), data)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` durably: 0600 temp file, fsync, rename, fsync of the folder."""
-    folder = path.parent
-    try:
-        if path.read_bytes() == data:
-            return  # an idle tick: no write, no fsync, mtime unchanged
-    except OSError:
-        pass
-    tmp: str | None = None
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        _fsync_dir(folder)
-    except OSError as exc:
-        raise StateError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 def _backoff_path(state_path: Path) -> Path:
@@ -225,7 +233,7 @@ def write_backoff(state_path: Path, until: datetime | None) -> None:
             raise StateError(f"{path}: cannot remove: {exc.strerror}") from exc
         return
     stamp = until.astimezone(UTC).isoformat(timespec="seconds")
-    _write_atomic(path, (stamp + "\n").encode("ascii"))
+    write_atomic(path, (stamp + "\n").encode("ascii"))
 
 
 def read_rate(state_path: Path) -> dict[str, Any] | None:
@@ -240,13 +248,13 @@ def read_rate(state_path: Path) -> dict[str, Any] | None:
 def write_rate(state_path: Path, rate: dict[str, Any]) -> None:
     """Record rate-limit figures beside the state file (unchanged figures write nothing)."""
     text = json.dumps(rate, sort_keys=True) + "\n"
-    _write_atomic(paths.rate_file(Path(state_path)), text.encode("utf-8"))
+    write_atomic(paths.rate_file(Path(state_path)), text.encode("utf-8"))
 
 
 # The files written atomically by lock holders only: their temporary files can be left by a
 # killed run and removed by the next holder. (The controls file is written without the run lock:
 # its temporary files may belong to a command running now, so they are never touched.)
-_LOCKED_WRITES = ("", ".backoff", ".rate")
+_LOCKED_WRITES = ("", ".history", ".backoff", ".rate")
 _TEMP_NAME = re.compile(r"[a-z0-9_]{8}")  # tempfile.mkstemp's random part
 
 

@@ -1,12 +1,14 @@
 """The WSGI application of `kcistage serve`: webhook, status page, status.json, metrics, healthz.
 
-It reads the state file and never locks or writes it; the parsed state is cached by the file's
-(mtime, size, inode), so a page costs one stat() while nothing changes.
+It reads the state file and the history file beside it and never locks or writes them; the
+parsed state is cached by both files' (mtime, size, inode), so a page costs two stat() calls
+while nothing changes.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kcistage.app.status_document import render_json, status_document
+from kcistage.core import paths
 from kcistage.core.display import parse_time_lenient as parse
 from kcistage.core.history import last_success
 from kcistage.core.settings import Config
@@ -35,17 +38,19 @@ _COMMON = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referr
 class Snapshot:
     """The state file as last read: its parsed content, or why it could not be read."""
 
-    key: tuple[int, int, int] | None
+    key: tuple[int, ...] | None
     state: State | None
     mtime: datetime | None
     problem: str | None
 
 
 class StateReader:
-    """Reads the state file read-only, again only when its (mtime, size, inode) changed."""
+    """Reads the state and history files read-only, again only when the (mtime, size, inode) of
+    either changed."""
 
     def __init__(self, path: Path, clock: Callable[[], datetime]) -> None:
         self.path, self.clock = Path(path), clock
+        self.history = paths.history_file(self.path)
         self._snapshot = Snapshot(None, None, None, "not read yet")
         self._lock = threading.Lock()
 
@@ -55,14 +60,20 @@ class StateReader:
             info = self.path.stat()
         except OSError as exc:
             return Snapshot(None, None, None, f"{self.path}: cannot read: {exc.strerror}")
-        key = (info.st_mtime_ns, info.st_size, info.st_ino)
+        try:
+            past = self.history.stat()
+            history_key = (past.st_mtime_ns, past.st_size, past.st_ino)
+        except OSError:
+            history_key = (0, 0, 0)  # none yet: the history starts with the first one to leave
+        key = (info.st_mtime_ns, info.st_size, info.st_ino, *history_key)
         with self._lock:
             if self._snapshot.key == key:
                 return self._snapshot
         mtime = datetime.fromtimestamp(info.st_mtime, UTC)
         try:
-            snapshot = Snapshot(key, statefile.load(self.path, self.clock(), readonly=True), mtime,
-                                None)
+            state = statefile.load_full(self.path, self.clock(),
+                                        warn=lambda line: print(line, file=sys.stderr, flush=True))
+            snapshot = Snapshot(key, state, mtime, None)
         except KcistageError as exc:
             snapshot = Snapshot(key, None, mtime, str(exc))
         with self._lock:

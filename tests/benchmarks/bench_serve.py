@@ -121,7 +121,7 @@ def page_render() -> None:
     state = recorded_state(prs=300, deployments=500)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = write_site(Path(tmp), state=state)
-        loaded = statefile.load(cfg.state_file, NOW, readonly=True)
+        loaded = statefile.load_full(cfg.state_file, NOW)
         rounds = 20
         started = time.perf_counter()
         for _ in range(rounds):

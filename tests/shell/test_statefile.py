@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kcistage.core.history import hot
 from kcistage.errors import LockHeld, StateError
 from kcistage.shell import statefile as st_mod
 
@@ -119,21 +120,29 @@ def test_history_keeps_newest(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     state = st_mod.empty()
     state["deployments"] = [deployment(n) for n in range(1, 11)]
-    st_mod.save(path, state, 3)
-    assert [d["id"] for d in st_mod.load(path, NOW)["deployments"]] == [8, 9, 10]
-    assert [d["id"] for d in state["deployments"]] == [8, 9, 10]  # trimmed in memory too
+    saved = st_mod.save(path, state, 3, NOW)
+    # decisions read only the newest (it is the last finished, last success, ...): the state
+    # file keeps it, the history file the two before it, and 1 to 7 are gone with their logs
+    assert [d["id"] for d in st_mod.load(path, NOW)["deployments"]] == [10]
+    assert [d["id"] for d in state["deployments"]] == [10]  # cut in memory too
+    assert [d["id"] for d in st_mod.load_full(path, NOW)["deployments"]] == [8, 9, 10]
+    assert (saved.gone, saved.kept) == ([1, 2, 3, 4, 5, 6, 7], [8, 9, 10])
 
 
 @settings(max_examples=50, deadline=None)
-@given(count=st.integers(0, 30), history=st.integers(0, 40))
-def test_history_property(tmp_path_factory: pytest.TempPathFactory, count: int, history: int) -> None:
+@given(count=st.integers(0, 30), history=st.integers(1, 40), results=st.lists(
+    st.sampled_from(["success", "failed", "interrupted"]), min_size=30, max_size=30))
+def test_history_property(tmp_path_factory: pytest.TempPathFactory, count: int, history: int,
+                          results: list[str]) -> None:
     path = tmp_path_factory.mktemp("h") / "state.json"
     state = st_mod.empty()
-    state["deployments"] = [deployment(n) for n in range(1, count + 1)]
-    st_mod.save(path, state, history)
-    ids = [d["id"] for d in st_mod.load(path, NOW)["deployments"]]
-    assert ids == list(range(1, count + 1))[-history:] if history else ids == []
-    assert len(ids) == min(count, history)
+    state["deployments"] = [dict(deployment(n), result=results[n - 1]) for n in range(1, count + 1)]
+    keep = hot(state)
+    st_mod.save(path, state, history, NOW)
+    ids = [d["id"] for d in st_mod.load_full(path, NOW)["deployments"]]
+    # the newest `history` deployments, and any older one decisions still read
+    assert ids == sorted(set(range(1, count + 1)[-history:]) | keep)
+    assert [d["id"] for d in st_mod.load(path, NOW)["deployments"]] == sorted(keep)
 
 
 @pytest.mark.parametrize("content, line", [

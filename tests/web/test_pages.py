@@ -60,7 +60,7 @@ def test_the_page_shows_a_running_deployment_and_a_pause(tmp_path: Path) -> None
 def test_status_json_is_the_status_json_document(site: Site) -> None:
     status, headers, body = site.request("GET", "/status.json")
     assert status == 200 and headers["content-type"] == "application/json"
-    state = statefile.load(site.cfg.state_file, NOW, readonly=True)
+    state = statefile.load_full(site.cfg.state_file, NOW)
     doc = json.loads(body)
     assert set(doc) >= {"running", "next", "last", "prs"}
     assert doc["last"] == json.loads(render_json(status_document(site.cfg, state, NOW)))["last"]

@@ -1,0 +1,143 @@
+"""The history file beside the state file: appends, a torn last line, unreadable lines, trims, and
+the split of a state file written before it existed (nothing lost)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from kcistage.core import paths
+from kcistage.core.history import hot
+from kcistage.shell import historyfile
+from kcistage.shell import statefile as st_mod
+
+NOW = datetime(2024, 5, 1, 10, 4, 12, tzinfo=UTC)
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "state_v1.json"
+
+
+def deployment(n: int, result: str = "success") -> dict:
+    return {"id": n, "cycle": "full" if n % 5 == 0 else "partial", "trigger": "change",
+            "result": result, "started": "2024-05-01T10:00:00+00:00",
+            "finished": "2024-05-01T10:05:00+00:00", "target": {"kernelci-api": {
+                "base": "e" * 40, "prs": [[p, f"{p:040x}"] for p in range(n % 7)]}},
+            "steps": [{"name": "api", "result": "ok", "seconds": 1.5, "reason": "<b>é</b>"}]}
+
+
+def history_of(path: Path) -> Path:
+    return paths.history_file(path)
+
+
+def test_lines_are_compact_json_with_the_id_first(tmp_path: Path) -> None:
+    path = tmp_path / "h"
+    historyfile.append(path, [deployment(3), deployment(4)])
+    lines = path.read_bytes().split(b"\n")
+    assert lines[0].startswith(b'{"id":3,"cycle":"partial",') and lines[2] == b""
+    assert json.loads(lines[1]) == deployment(4)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert historyfile.read(path).records == [deployment(3), deployment(4)]
+
+
+def test_a_torn_last_line_is_ignored_then_cut_by_the_next_append(tmp_path: Path) -> None:
+    path = tmp_path / "h"
+    historyfile.append(path, [deployment(1)])
+    whole = path.read_bytes()
+    path.write_bytes(whole + historyfile.encode(deployment(2))[:40])  # killed while appending
+    read = historyfile.read(path)
+    assert (read.records, read.problems) == ([deployment(1)], [])
+    historyfile.append(path, [deployment(2), deployment(3)])
+    assert path.read_bytes() == whole + historyfile.encode(deployment(2)) + historyfile.encode(deployment(3))
+
+
+def test_an_unreadable_line_is_named_skipped_and_moved_aside_by_the_next_trim(tmp_path: Path) -> None:
+    path = tmp_path / "state.json.history"
+    historyfile.append(path, [deployment(1)])
+    with path.open("ab") as handle:
+        handle.write(b'{"id": 2, "cycle": \n[1, 2]\n')
+    historyfile.append(path, [deployment(3)])
+    read = historyfile.read(path)
+    assert [r["id"] for r in read.records] == [1, 3]
+    assert read.problems == [
+        f"{path} line 2: not valid JSON: skipped (the next deployment moves it aside)",
+        f"{path} line 3: not a JSON object: skipped (the next deployment moves it aside)"]
+    trimmed = historyfile.trim(path, 10, NOW, set())
+    aside = tmp_path / "state.json.history.corrupt.20240501T100412Z"
+    assert trimmed.notes == [f"{path}: 2 unreadable line(s) (2, 3) moved aside to {aside.name}"]
+    assert aside.read_bytes() == b'{"id": 2, "cycle": \n[1, 2]\n'  # nothing lost
+    assert (trimmed.gone, trimmed.kept) == ([], [1, 3])
+    assert historyfile.read(path).problems == []
+
+
+def test_a_record_written_twice_counts_once(tmp_path: Path) -> None:
+    path = tmp_path / "h"
+    historyfile.append(path, [deployment(1), deployment(2)])
+    historyfile.append(path, [dict(deployment(2), result="failed")])  # a killed run's repeat
+    assert [(r["id"], r["result"]) for r in historyfile.read(path).records] == [(1, "success"), (2, "failed")]
+    trimmed = historyfile.trim(path, 1, NOW, set())
+    assert (trimmed.gone, trimmed.kept) == ([1], [2])
+    assert path.read_bytes() == historyfile.encode(dict(deployment(2), result="failed"))
+
+
+def test_a_trim_that_changes_nothing_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "h"
+    historyfile.append(path, [deployment(1), deployment(2)])
+    before = path.stat()
+    assert historyfile.trim(path, 2, NOW, set()).gone == []
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_a_killed_save_leaves_a_record_in_both_and_readers_take_the_states(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    state = st_mod.empty()
+    state["deployments"] = [deployment(1), deployment(2)]
+    st_mod.save(path, state, 500, NOW)
+    historyfile.append(history_of(path), [dict(deployment(2), result="failed")])  # stale copy
+    assert [d["result"] for d in st_mod.load_full(path, NOW)["deployments"]] == ["success", "success"]
+
+
+def test_the_v1_fixture_splits_without_loss(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    shutil.copy(FIXTURE, path)
+    before = json.loads(FIXTURE.read_text())
+    state = st_mod.load(path, NOW)
+    st_mod.save(path, state, 500, NOW)
+    # 1: the last full and last success, 2: the newest and the failed target: both hot
+    assert st_mod.load_full(path, NOW) == {**st_mod.empty(), **before}
+    assert not history_of(path).exists()
+
+
+def big_state(count: int) -> dict:
+    state = st_mod.empty()
+    state["deployments"] = [deployment(n, "failed" if n % 9 == 0 else "success")
+                            for n in range(1, count + 1)]
+    state["next_id"] = count + 1
+    return state
+
+
+@pytest.mark.parametrize("count", [500])
+def test_a_big_state_splits_at_the_first_save_without_loss(tmp_path: Path, count: int) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(st_mod.dumps(big_state(count)))
+    state = st_mod.load(path, NOW)
+    assert st_mod.holds_past(state)
+    saved = st_mod.save(path, state, 500, NOW)
+    assert saved.gone == [] and saved.kept == list(range(1, count + 1))
+    small = st_mod.load(path, NOW)
+    assert [d["id"] for d in small["deployments"]] == sorted(hot(big_state(count)))
+    assert not st_mod.holds_past(small)
+    assert st_mod.load_full(path, NOW) == big_state(count)
+    assert path.stat().st_size < 5_000
+
+
+def test_the_history_limit_counts_both_files(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    state = big_state(30)
+    saved = st_mod.save(path, state, 12, NOW)
+    recorded = [d["id"] for d in st_mod.load_full(path, NOW)["deployments"]]
+    assert recorded == list(range(19, 31))
+    assert saved.gone == list(range(1, 19)) and saved.kept == recorded
