@@ -11,6 +11,8 @@ from kcistage.core import culprit, rules
 from kcistage.core.enums import DeployResult
 from kcistage.core.model import Target, format_time, parse_time
 from kcistage.core.state import DeploymentRecord, State
+from kcistage.core.verification import FLAKY_WINDOW
+from kcistage.core.verification_plan import concluded_trees, failed_deployment, find_baseline
 
 
 def is_probe(record: Mapping[str, Any]) -> bool:
@@ -128,10 +130,6 @@ def observed_target(state: State) -> Target:
     return observed["target"]
 
 
-# How many concluded trees of a `kernelci` step the flaky check looks back on (the last 5).
-FLAKY_WINDOW = 5
-
-
 def _ids(values: Any) -> set[int]:
     """The integers in a list (or one integer), ignoring anything else."""
     items = values if isinstance(values, list) else [values]
@@ -150,26 +148,18 @@ def _search_ids(raw: Mapping[str, Any] | None) -> set[int]:
     return ids
 
 
-def _trees(deployments: list[DeploymentRecord], before: int | None) -> set[int]:
-    """Per `kernelci` step name: the newest FLAKY_WINDOW deployments whose tree of that step
-    concluded (older than `before` when given), and the newest that passed it outside a culprit
-    search (the baseline)."""
+def _trees(deployments: list[DeploymentRecord], before: set[int | None]) -> set[int]:
+    """What a `kernelci` step reads of the past, per step name and for each `before` (None: now;
+    else a failed deployment a culprit search judges with the history as it was then): the
+    baseline and the last FLAKY_WINDOW concluded trees (core/verification_plan chooses both)."""
+    names = {s["name"] for d in deployments for s in d["steps"] if "tree" in s}
     ids: set[int] = set()
-    seen: dict[str, int] = {}
-    baseline: set[str] = set()
-    for record in deployments[::-1]:
-        if before is not None and int(record["id"]) >= before:
-            continue
-        for step in record["steps"]:
-            if "tree" not in step or step["result"] in ("running", "skipped"):
-                continue
-            name = step["name"]
-            if seen.get(name, 0) < FLAKY_WINDOW:
-                seen[name] = seen.get(name, 0) + 1
-                ids.add(int(record["id"]))
-            if name not in baseline and step["result"] == "ok" and not is_probe(record):
-                baseline.add(name)
-                ids.add(int(record["id"]))
+    for name in names:
+        for when in before:
+            ids.update(concluded_trees(deployments, name, before=when)[-FLAKY_WINDOW:])
+            found = find_baseline(deployments, name, before=when)
+            if found is not None:
+                ids.add(found.deployment)
     return ids
 
 
@@ -181,7 +171,8 @@ def hot(state: State) -> set[int]:
     success and the last complete success (the step filter's diff and the culprit search's last
     good); every deployment the culprit search names; per `kernelci` step, its baseline and the
     last FLAKY_WINDOW concluded trees (also as they were before the searched failure) and every
-    baseline a kept tree names; a deployment a PR still shows as running (statuses to catch up)."""
+    baseline a kept tree names; a deployment a PR still shows as running (statuses to catch up).
+    A test holds facts() and the verification plan to giving the same answers on these alone."""
     deployments = state["deployments"]
     if not deployments:
         return set()
@@ -195,10 +186,12 @@ def hot(state: State) -> set[int]:
     keep |= {int(d["id"]) for d in picks if d is not None}
     search = state.get("bisect")
     keep |= _search_ids(search)
-    keep |= _trees(deployments, None)
-    failed = search.get("failed_id") if isinstance(search, dict) else None
-    if isinstance(failed, int):
-        keep |= _trees(deployments, failed)
+    failed = {f for d in deployments if d["result"] == DeployResult.RUNNING
+              if (f := failed_deployment(d)) is not None}
+    if search and isinstance(search.get("failed_id"), int):
+        failed.add(search["failed_id"])
+    keep |= failed
+    keep |= _trees(deployments, {None, *failed})
     for record in deployments:
         if int(record["id"]) in keep:
             for step in record["steps"]:

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from kcistage.core import culprit
 from kcistage.core.history import facts, hot, last_success
+from kcistage.core.verification import FLAKY_WINDOW
+from kcistage.core.verification_plan import concluded_trees, failed_deployment, plan_kernel
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 A = {"kernelci-api": {"base": "a" * 40, "prs": [[1, "1" * 40]]}}
@@ -104,3 +106,33 @@ def test_decisions_read_only_the_hot_deployments(results: list[str], fulls: set[
     for complete in (False, True):
         assert last_success(cut["deployments"], complete=complete) == \
             last_success(whole["deployments"], complete=complete)
+
+
+step_kinds = st.sampled_from(["ok", "failed", "inconclusive", "none", "skipped"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["success", "failed", "interrupted"]), step_kinds,
+                               st.booleans()), min_size=1, max_size=25),
+       candidate=st.booleans(), kernel=st.sampled_from(["pinned", "tip"]))
+def test_the_verification_plan_reads_only_the_hot_deployments(rows: list, candidate: bool,
+                                                              kernel: str) -> None:
+    deployments = []
+    for i, (result, kind, bisect) in enumerate(rows, 1):
+        steps = [] if kind == "none" else [dict(tree("k", "failed" if kind == "inconclusive" else kind),
+                                                **{"tree": dict(tree("k")["tree"], commit=f"{i:040x}")})]
+        extra: dict[str, Any] = {"inconclusive": True} if kind == "inconclusive" else {}
+        if bisect and i > 1:
+            extra.update(trigger="bisect", search={"probe": 0, "of": 1, "failed": i - 1})
+        deployments.append(dep(i, result, steps=steps, **extra))
+    failed = next((d["id"] for d in deployments[::-1] if d["result"] == "failed"), None)
+    running = dep(len(rows) + 1, "running", **(
+        {"trigger": "bisect", "search": {"probe": 0, "of": 1, "failed": failed}}
+        if candidate and failed else {}))
+    whole = state(*deployments, running)
+    kept = hot(whole)
+    cut = [d for d in whole["deployments"] if d["id"] in kept]
+    before = failed_deployment(running) or running["id"]
+    assert plan_kernel(kernel, cut, running, "k") == plan_kernel(kernel, whole["deployments"], running, "k")
+    assert concluded_trees(cut, "k", before=before)[-FLAKY_WINDOW:] == \
+        concluded_trees(whole["deployments"], "k", before=before)[-FLAKY_WINDOW:]
