@@ -2,6 +2,9 @@
 
 3 repos; every repo has N open PRs (100 and 300 fill their last page, so the empty next page is
 asked too). Each situation is what one tick's look costs: the poll plus the 3 base branches.
+A second table: the same with `gate: {checks: all}` on every repo: each PR head has two check
+runs and one commit status; 5 PRs per repo have a check still running and 5 a failed one. A look
+then also reads the checks of each head that has not passed yet (check runs + combined status).
 Run: python tests/benchmarks/bench_polling.py
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+from kcistage.core.gate import Outcome, judge
 from kcistage.core.settings import GitHubSettings, Repo
 from kcistage.sandbox.github_standin import FakeGitHub
 from kcistage.shell.github import GitHub
@@ -78,13 +82,61 @@ def bench(size: int) -> list[tuple[str, int, int, float]]:
     return rows
 
 
+def bench_gate(size: int) -> list[tuple[str, int, int, float]]:
+    """(situation, requests, points, seconds) with the gate on, as observe reads the checks."""
+    clock = Clock()
+    rows = []
+    with FakeGitHub(clock=clock) as hub:
+        running: list[int] = []
+        for repo in REPOS:
+            hub.add_repo(repo.github)
+            for n in range(1, size + 1):
+                head = f"{n:040x}"
+                hub.add_pr(repo.github, n, "alice", head)
+                hub.add_check_run(repo.github, head, "lint")
+                hub.add_status(repo.github, head, "ci/e2e", "success")
+                if n <= 5:
+                    running.append(hub.add_check_run(repo.github, head, "build", status="in_progress"))
+                else:
+                    hub.add_check_run(repo.github, head, "build", conclusion="failure" if n <= 10 else "success")
+        gh = GitHub(GitHubSettings(api_url=hub.url), "test-token", {}, clock, pace=0)
+
+        def look() -> None:
+            poll = gh.poll(REPOS)
+            for repo in REPOS:
+                gh.branch_head(repo)
+                for pr in poll.prs[repo.name]:
+                    checks = gh.head_checks(repo, pr.sha)
+                    if checks is not None and judge(checks, "all").outcome is Outcome.PASSED:
+                        gh.mark_passed(repo, pr.sha)
+
+        def measure(label: str) -> None:
+            hub.reset_log()
+            began = time.perf_counter()
+            look()
+            seconds = time.perf_counter() - began
+            counts = hub.counts()
+            rows.append((label, counts["requests"], counts["counted"], seconds))
+
+        measure("first tick (every head read)")
+        clock.now += timedelta(minutes=1)
+        measure("idle tick")
+        hub.finish_check_run(running[0], "success")
+        clock.now += timedelta(minutes=1)
+        measure("tick after a check finishes")
+        clock.now += timedelta(minutes=1)
+        measure("idle tick")
+    return rows
+
+
 def main() -> None:
-    """Print one table per size."""
-    for size in SIZES:
-        print(f"\n{len(REPOS)} repos x {size} open PRs")
-        print(f"{'situation':<34} {'requests':>8} {'points':>7} {'seconds':>8}")
-        for label, requests, points, seconds in bench(size):
-            print(f"{label:<34} {requests:>8} {points:>7} {seconds:>8.3f}")
+    """Print one table per size, then the gate's."""
+    for title, run in (("", bench), (", gate: {checks: all}", bench_gate)):
+        for size in SIZES:
+            print(f"\n{len(REPOS)} repos x {size} open PRs{title}")
+            print(f"{'situation':<34} {'requests':>8} {'points':>7} {'seconds':>8}")
+            for label, requests, points, seconds in run(size):
+                print(f"{label:<34} {requests:>8} {points:>7} {seconds:>8.3f}")
 
 
 if __name__ == "__main__":
