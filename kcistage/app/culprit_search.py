@@ -15,7 +15,7 @@ from kcistage.core.culprit import End, Move, Search, Suspect
 from kcistage.core.enums import Cause, Cycle, DeployResult, PrState, StepResult, Trigger
 from kcistage.core.history import last_success, load_search, observed_target, search_deploy
 from kcistage.core.model import Target
-from kcistage.core.state import DeploymentRecord, Exclusion
+from kcistage.core.state import DeploymentRecord, Exclusion, TreeRecord
 from kcistage.core.step_filter import plan_probe
 from kcistage.core.trust import exclusion_reason
 
@@ -86,7 +86,18 @@ def _blame(ctx: Context, search: Search, suspect: Suspect, failing: int,
         pr["excluded"] = excluded
         reason = exclusion_reason(excluded, sha, ctx.cfg.repo(repo))
         pr["state"], pr["reason"], pr["cause"] = PrState.EXCLUDED, reason, Cause.CULPRIT
-        note_pr(ctx, pr, sha, messages.culprit_note(failing, passing, search.upto))
+        note_pr(ctx, pr, sha, messages.culprit_note(failing, passing, search.upto,
+                                                    _tree(ctx, failing, search.upto)))
+
+
+def _tree(ctx: Context, deployment: int, step: str | None) -> TreeRecord | None:
+    """The KernelCI tree the failed step of a deployment read, if it was a kernelci step."""
+    for record in ctx.state["deployments"]:
+        if record["id"] == deployment:
+            for found in record["steps"]:
+                if found["name"] == step and "tree" in found:
+                    return found["tree"]
+    return None
 
 
 def _end(ctx: Context, search: Search, end: End) -> None:

@@ -63,10 +63,11 @@ def _regressions(tree: Mapping[str, Any]) -> tuple[int, list[str]]:
     return len(lines) + more, shown + ([f"and {more} more"] if more else [])
 
 
-def tree_note(step: str, tree: Mapping[str, Any], summary: str, passed: bool) -> str:
+def tree_note(step: str, tree: Mapping[str, Any], summary: str, passed: bool,
+              inconclusive: bool = False) -> str:
     """A line of a full cycle's PR comment: the kernel commit built and tested, the counts, and the
     regressions or "no regression against deployment N" (an inconclusive run says so)."""
-    if summary.startswith("inconclusive:"):
+    if inconclusive:
         return f"Test kernel (step `{step}`): {one_line(printable(summary))}; no pull request is blamed"
     rows = tree.get("counts") or {}
     counts = ", ".join(f"{printable(kind)} " + " ".join(f"{n} {printable(r)}" for r, n in row.items())
@@ -85,9 +86,9 @@ def tree_note(step: str, tree: Mapping[str, Any], summary: str, passed: bool) ->
     return f"{head}; {words}" + ("" if not passed else " (within the allowance)")
 
 
-def tree_words(tree: Mapping[str, Any], summary: str) -> str:
+def tree_words(tree: Mapping[str, Any], inconclusive: bool = False) -> str:
     """The test kernel in a few words, for a commit status."""
-    if summary.startswith("inconclusive:"):
+    if inconclusive:
         return "test kernel inconclusive"
     total, _ = _regressions(tree)
     commit = printable(str(tree.get("commit") or ""))[:12]
@@ -119,9 +120,14 @@ def pr_comment(sha: str, notes: list[str]) -> str:
     return "\n".join(lines)
 
 
-def culprit_note(failing: int, passing: int | None, step: str | None) -> str:
-    """One line of a PR comment: why the culprit search blamed this commit (its evidence)."""
+def culprit_note(failing: int, passing: int | None, step: str | None,
+                 tree: Mapping[str, Any] | None = None) -> str:
+    """One line of a PR comment: why the culprit search blamed this commit (its evidence); `tree`:
+    the failed step's KernelCI tree, whose regressions are named."""
     at = f" (step `{step}`)" if step else ""
+    total, shown = _regressions(tree) if tree is not None else (0, [])
+    if total:
+        at += f": {plural(total, 'regression')}: {', '.join(shown)}"
     without = (f"; deployment {passing} without it succeeded" if passing is not None
                else "; the last good deployment without it succeeded")
     return (f"Excluded as the culprit: deployment {failing} failed with this commit{at}{without}. "

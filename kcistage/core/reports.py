@@ -45,9 +45,11 @@ def _verified(shown: Shown, record: DeploymentRecord) -> None:
         tree = step.get("tree")
         if tree is not None:
             summary = str(step.get("summary") or step.get("reason") or "")
+            # inconclusive: the step that ended the deployment did so without evidence
+            unsure = bool(record.get("inconclusive")) and step is record["steps"][-1]
             shown["tree_note"] = messages.tree_note(step["name"], tree, summary,
-                                                    step["result"] == StepResult.OK)
-            shown["verified"] = messages.tree_words(tree, summary)
+                                                    step["result"] == StepResult.OK, unsure)
+            shown["verified"] = messages.tree_words(tree, unsure)
             return
 
 

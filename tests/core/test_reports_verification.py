@@ -58,13 +58,32 @@ def test_regressions_are_named_as_code_never_markup() -> None:
      None, "test kernel inconclusive"),
 ])
 def test_other_outcomes(tree: dict[str, Any], summary: str, words: str | None, status: str) -> None:
-    note = messages.tree_note("test-kernel", tree, summary, True)
+    unsure = words is None
+    note = messages.tree_note("test-kernel", tree, summary, True, unsure)
     if words is None:
         assert note == ("Test kernel (step `test-kernel`): inconclusive: tree t not complete after "
                         "4h: 1 node not done; no pull request is blamed")
     else:
         assert note.endswith(words)
-    assert messages.tree_words(tree, summary).endswith(status)
+    assert messages.tree_words(tree, unsure).endswith(status)
+
+
+def test_an_inconclusive_deployment_says_so_on_the_pr() -> None:
+    rec = record({"result": "failed", "summary": "inconclusive: the pipeline refused the checkout "
+                  "(401): Unauthorized", "tree": {**TREE, "counts": {}}})
+    rec["inconclusive"], rec["result"] = True, "failed"
+    shown = reports.after(None, rec, "failed")
+    assert shown is not None and shown["tree_note"].endswith("; no pull request is blamed")
+    assert reports.status(shown)[1].endswith("failed; test kernel inconclusive")
+
+
+def test_the_culprit_note_names_the_regressed_tests_as_code() -> None:
+    tree = {**TREE, "regressions": ["test:checkout/k/baseline/dmesg.crit@qemu (fail)"]}
+    note = messages.culprit_note(7, 6, "test-kernel", tree)
+    assert note.startswith("Excluded as the culprit: deployment 7 failed with this commit (step "
+                           "`test-kernel`): 1 regression: `test:checkout/k/baseline/dmesg.crit@qemu`"
+                           " (fail); deployment 6 without it succeeded.")
+    assert messages.culprit_note(7, 6, "api") == messages.culprit_note(7, 6, "api", None)
 
 
 def test_a_partial_cycle_says_nothing_of_a_kernel_and_the_status_stays_within_140() -> None:
