@@ -26,6 +26,7 @@ from kcistage.core.state import State
 from kcistage.sandbox.git_http import GitHttpServer
 from kcistage.sandbox.github_standin import FakeGitHub
 from kcistage.sandbox.harmless_step import HOLD_LIMIT, TOKEN, release
+from kcistage.sandbox.kernelci_standin import FakeKernelCI
 from kcistage.sandbox.localrepo import LocalRepo
 from kcistage.shell import statefile
 from kcistage.shell.clock import Clock
@@ -105,6 +106,17 @@ def sandbox_steps(records: Path, count_url: str) -> list[dict[str, Any]]:
     ]
 
 
+KCI_TOKEN = "kci-sandbox-token"  # the KernelCI stand-in's pipeline token (file kci-token)
+
+
+def kernelci_step(url: str, tree: str) -> dict[str, Any]:
+    """The test kernel as the shipped config has it, against the KernelCI stand-in at `url`."""
+    return {"name": "test-kernel", "cycles": ["full"], "kernelci": {
+        "api": url, "pipeline": url, "token_file": "kci-token",
+        "tree": {"url": tree, "branch": "staging-next"}, "jobfilter": ["baseline-x86"],
+        "kernel": "pinned", "interval": "1m", "timeout": "2h", "max_regressions": 0}}
+
+
 class _CountHandler(BaseHTTPRequestHandler):
     """A KernelCI API count endpoint that answers the sandbox's queue length."""
 
@@ -133,9 +145,10 @@ class Sandbox:
 
     def __init__(self, root: Path, start: datetime = START, overrides: dict[str, Any] | None = None,
                  trees: dict[str, dict[str, str]] | None = None, git_http: bool = False,
-                 app: bool = False) -> None:
+                 app: bool = False, kernelci: bool = False) -> None:
         """`git_http`: serve the repos over authenticated smart HTTP (pushes need the token);
-        `app`: act as a GitHub App (id APP_ID, key in app.pem) instead of with the token."""
+        `app`: act as a GitHub App (id APP_ID, key in app.pem) instead of with the token;
+        `kernelci`: the test kernel through a `kernelci` step against the KernelCI stand-in."""
         self.root = Path(root)
         self.git_http: GitHttpServer | None = None
         self.use_git_http, self.use_app = git_http, app
@@ -147,6 +160,12 @@ class Sandbox:
         self.records = self.root / "step-records.jsonl"
         self.config_path = self.root / "config.yaml"
         self._count: ThreadingHTTPServer | None = None
+        self.kci: FakeKernelCI | None = None
+        self.linux: LocalRepo | None = None  # the test kernel's tree (with `kernelci`)
+        if kernelci:
+            # Tests listed in the deployed pipeline checkout's MARKER file fail in new trees.
+            self.kci = FakeKernelCI(token=KCI_TOKEN, clock=self.clock,
+                                    watch=self.root / "work" / "repos" / "kernelci-pipeline")
 
     def __enter__(self) -> Sandbox:
         self.start()
@@ -176,11 +195,19 @@ class Sandbox:
         if self.use_app:
             self.hub.register_app(APP_ID, APP_SLUG, write_app_key(self.root / "app.pem"))
             self.hub.install_app(OWNER, APP_INSTALLATION)
+        if self.kci is not None:
+            self.kci.start()
+            self.linux = LocalRepo.create(self.root / "remotes" / "linux.git",
+                                          {"Makefile": "VERSION = 6\n"}, branch="staging-next")
+            (self.root / "kci-token").write_text(KCI_TOKEN + "\n")
+            (self.root / "kci-token").chmod(0o600)
         self.write_config()
 
     def stop(self) -> None:
         """Stop the servers (files stay under root)."""
         self.hub.stop()
+        if self.kci is not None:
+            self.kci.stop()
         if self.git_http is not None:
             self.git_http.stop()
         if self._count is not None:
@@ -209,6 +236,9 @@ class Sandbox:
         }
         if self.use_app:
             data["github"]["app"] = {"id": APP_ID, "private_key_file": "app.pem"}
+        if self.kci is not None and self.linux is not None:
+            data["steps"] = [s for s in data["steps"] if s["name"] != "test-kernel"] + [
+                kernelci_step(self.kci.url, str(self.linux.path))]
         for key, value in self.overrides.items():
             if isinstance(value, dict) and isinstance(data.get(key), dict):
                 data[key] = {**data[key], **value}

@@ -62,3 +62,13 @@ def test_api_5xx_alone_exits_3(box: tuple[Sandbox, FakeKernelCI]) -> None:
     code, lines = check(sandbox)
     assert code == 3, lines
     assert "HTTP 503" in line(lines, "test-kernel api")
+
+
+def test_the_sandbox_with_kernelci_has_the_step_and_passes_check(tmp_path: Path) -> None:
+    with Sandbox(tmp_path / "sb", kernelci=True) as sandbox:
+        step = next(s for s in sandbox.config().steps if s.name == "test-kernel")
+        assert step.kernelci is not None and step.run is None and step.cycles == ("full",)
+        assert sandbox.kci is not None and step.kernelci.api == sandbox.kci.url
+        code, lines = check(sandbox)
+        assert code == 0, lines
+        assert "the KernelCI token is present" in line(lines, "test-kernel token")
