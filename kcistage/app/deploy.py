@@ -9,7 +9,7 @@ from typing import Any
 
 from kcistage.app import controls as operator_controls
 from kcistage.app.context import Context
-from kcistage.app.notify import end_pending_statuses, note_pr, statuses
+from kcistage.app.notify import end_pending_statuses, note_pr, statuses, track
 from kcistage.app.observe import look, pr_key
 from kcistage.core import dependencies, messages, rules
 from kcistage.core.enums import Cause, PrState
@@ -212,10 +212,29 @@ def _build(ctx: Context, record: DeploymentRecord, target: Target) -> dict[str, 
         for number, sha in entry["prs"]:
             if (key := pr_key(name, number)) in held:
                 _hold(ctx, record, key, sha, held[key])
+    if not is_probe(record) and not ctx.dry_run:
+        _note_together(ctx, merged)
     record["target"] = merged
     record["heads"] = heads
     ctx.save()
     return heads
+
+
+def _note_together(ctx: Context, merged: Target) -> None:
+    """Say on each PR's comment which PRs it went with because of Depends-On (written with the
+    deployment's own report: no extra request)."""
+    keys = {pr_key(name, n) for name, e in merged.items() for n, _sha in e["prs"]}
+    for name, entry in merged.items():
+        for number, sha in entry["prs"]:
+            pr = ctx.state["prs"].get(pr_key(name, number))
+            if pr is None or pr.get("sha") != sha:
+                continue
+            partners = sorted((set(pr.get("needs") or ()) | set(pr.get("group") or ()))
+                              & keys - {pr_key(name, number)}, key=dependencies.sort_key)
+            if partners:
+                track(pr, sha)
+                pr["notes"][sha] = messages.add_note(pr["notes"].get(sha, []),
+                                                     messages.together_note(partners))
 
 
 def _hold(ctx: Context, record: DeploymentRecord, key: str, sha: str, on: str) -> None:

@@ -31,7 +31,7 @@ def safe_notify(ctx: Context, action: Callable[[], Any], what: str) -> bool:
     return True
 
 
-def _track(pr: PrRecord, sha: str) -> None:
+def track(pr: PrRecord, sha: str) -> None:
     """Keep the per-SHA entries of the head and `sha` only; mark `sha` as one to keep in sync."""
     keep = {sha, pr.get("sha")}
     pr["shown"] = {k: v for k, v in (pr.get("shown") or {}).items() if k in keep}
@@ -76,7 +76,7 @@ def note_pr(ctx: Context, pr: PrRecord, sha: str, note: str) -> None:
     """Add a note to the PR's per-SHA comment (written only if the comment changes)."""
     if ctx.dry_run:
         return
-    _track(pr, sha)
+    track(pr, sha)
     pr["notes"][sha] = messages.add_note(pr["notes"].get(sha, []), note)
     report(ctx, pr, sha)
 
@@ -109,7 +109,7 @@ def statuses(ctx: Context, record: DeploymentRecord, result: str) -> None:
                 continue
             new = reports.after((pr.get("shown") or {}).get(sha), record, result)
             if new is not None:
-                _track(pr, sha)
+                track(pr, sha)
                 pr["shown"][sha] = new
                 changed.append((pr, sha))
     if not changed:

@@ -272,11 +272,16 @@ def compute_target(cfg: Config, state: State, gh: GitHubPort, bases: dict[str, s
         if verdict.cause in (Cause.APPROVAL_DROPPED, Cause.BY_HAND) \
                 and record.get("reason") != verdict.reason:
             obs.exclusions.append((key, record["sha"], verdict.reason))
+        needs = [d for d in wanted.get(key, dependencies.Needs()).keys if d in judged.verdicts]
+        group = list(judged.groups.get(key, ()))
         record["state"], record["reason"] = verdict.state, verdict.reason
         record["cause"] = verdict.cause
-        _keep(record, "needs", [d for d in wanted.get(key, dependencies.Needs()).keys
-                                if d in judged.verdicts])
-        _keep(record, "group", list(judged.groups.get(key, ())))
+        partners = sorted(set(needs + group) - {key}, key=dependencies.sort_key)
+        if verdict.eligible and partners:  # the group, said where people look: its reason
+            more = f" and {len(partners) - 3} more" if len(partners) > 3 else ""
+            record["reason"] = f"{verdict.reason}; with {', '.join(partners[:3])}{more} (Depends-On)"
+        _keep(record, "needs", needs)
+        _keep(record, "group", group)
         if verdict.eligible:
             target[record["repo"]]["prs"].append([record["number"], record["sha"]])
     for entry in target.values():

@@ -105,6 +105,11 @@ def exclusion_note(reason: str, deploy_id: int | None = None) -> str:
     return f"Left out{where}: {reason}"
 
 
+def together_note(partners: list[str]) -> str:
+    """One line of a PR comment: the PRs it was deployed with because of Depends-On."""
+    return f"Deployed together with {', '.join(partners)} (Depends-On)."
+
+
 def add_note(notes: list[str], note: str) -> list[str]:
     """The notes with `note` appended (a note already there is not repeated), bounded in length."""
     if note in notes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import yaml
 
+from kcistage.app.status_document import pr_rows
 from kcistage.sandbox.sandbox import OWNER, Sandbox
 from tests.conftest import deployments, prime
 
@@ -42,7 +43,13 @@ def test_a_two_repo_change_waits_for_its_dependency_then_deploys_with_it(sandbox
     box.comment(CORE, 3, "a-wai", "@kcibot deploy")  # approves core#3 only
     settle(box)
     assert {f"{PIPE}#5", f"{CORE}#3"} <= deployed(box)
-    assert pr_state(box, PIPE, 5) == ("pending", "trusted author JenySadadia")  # status: deployed
+    assert pr_state(box, PIPE, 5) == ("pending", f"trusted author JenySadadia; with {CORE}#3 (Depends-On)")
+    record = box.state()["prs"][f"{PIPE}#5"]
+    assert f"Deployed together with {CORE}#3 (Depends-On)." in record["notes"][record["sha"]]
+    comments = box.hub.comments(f"{OWNER}/{PIPE}", 5)
+    assert len(comments) == 1 and f"Deployed together with {CORE}#3 (Depends-On)." in comments[0]["body"]
+    row = next(p for p in pr_rows(box.state()) if (p["repo"], p["number"]) == (PIPE, 5))
+    assert row["state"] == "deployed" and f"with {CORE}#3 (Depends-On)" in row["reason"]
 
 
 def test_a_dependency_left_out_at_merge_takes_its_dependent_along(sandbox: Sandbox) -> None:
