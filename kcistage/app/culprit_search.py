@@ -18,6 +18,7 @@ from kcistage.core.model import Target
 from kcistage.core.state import DeploymentRecord, Exclusion, TreeRecord
 from kcistage.core.step_filter import plan_probe
 from kcistage.core.trust import exclusion_reason
+from kcistage.core.verification_plan import find_baseline
 
 
 def _store(ctx: Context, search: Search | None) -> None:
@@ -169,10 +170,23 @@ def after_deployment(ctx: Context, record: DeploymentRecord) -> None:
         _start(ctx, record, chain=None)
 
 
+def _tree_baseline(ctx: Context, record: DeploymentRecord) -> DeploymentRecord | None:
+    """For a failed kernelci step: its baseline deployment, the last known good for the test
+    kernel (partial cycles since then never ran the step, so their PRs are suspects too)."""
+    step = next((s for s in ctx.cfg.steps if s.name == record.get("failed_step")), None)
+    if step is None or step.kernelci is None:
+        return None
+    found = find_baseline(ctx.state["deployments"], step.name, before=record["id"])
+    if found is None:
+        return None
+    return next((d for d in ctx.state["deployments"] if d["id"] == found.deployment), None)
+
+
 def _start(ctx: Context, record: DeploymentRecord, chain: Search | None) -> None:
     """A search for the failure of `record` (going on from `chain` when it was the target
     without chain's culprit)."""
-    good = last_success(ctx.state["deployments"], before_id=record["id"])
+    good = _tree_baseline(ctx, record) or last_success(ctx.state["deployments"],
+                                                        before_id=record["id"])
     ran = [s["name"] for s in record["steps"] if s["result"] != StepResult.SKIPPED]
     search = culprit.start(
         record["id"], record["target"], good["target"] if good else None, record["cycle"],
