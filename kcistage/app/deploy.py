@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from kcistage.core.trust import exclusion_reason
 from kcistage.errors import DeploymentAborted, KcistageError, ServiceError, exit_code_of, one_line
 from kcistage.shell import stopping
 from kcistage.shell.git import GitStopped
-from kcistage.shell.steps import boot_id, run_step
+from kcistage.shell.steps import MARKER_VARIABLE, boot_id, run_step
 
 RESTART = "restart"
 
@@ -38,6 +39,9 @@ def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target,
         "id": state["next_id"], "cycle": cycle, "trigger": trigger, "result": "running",
         "started": format_time(ctx.clock()), "finished": None, "pid": os.getpid(), "step": None,
         "restarts": 0, "target": target, "heads": {}, "left_out": [], "steps": [],
+        # in the steps' environment (KCISTAGE_RUN), saved before any step starts: a run killed
+        # before it could record a step's process group leaves the step findable by it
+        "marker": uuid.uuid4().hex,
     }
     if search is not None:
         record["search"] = search
@@ -299,6 +303,7 @@ def _env(ctx: Context, record: DeploymentRecord) -> dict[str, str]:
         "KCISTAGE_TRIGGER": record["trigger"],
         "KCISTAGE_PRS": " ".join(target_prs(record["target"])),
         "KCISTAGE_WORKDIR": str(ctx.cfg.workdir),
+        MARKER_VARIABLE: str(record.get("marker", "")),
     })
     for repo in ctx.cfg.repos:
         env[f"KCISTAGE_REPO_{env_name(repo.name)}_DIR"] = str(ctx.git.checkout_dir(repo))

@@ -41,6 +41,9 @@ def recover(ctx: Context) -> bool:
             if group and _stop_orphan(group):
                 ctx.out.line(f"deployment {record['id']}: stopped its orphaned step "
                              f"(process group {group['pgid']})")
+            if record.get("marker") and (found := _stop_marked(str(record["marker"]))):
+                ctx.out.line(f"deployment {record['id']}: stopped {found} orphaned step "
+                             f"process(es) found by their KCISTAGE_RUN marker")
             end_pending_statuses(ctx, record)
             changed = True
     return changed
@@ -51,6 +54,14 @@ def _stop_orphan(group: StepGroup) -> bool:
     from kcistage.shell.steps import boot_id, stop_orphan  # (the step runner: not on idle ticks)
 
     return group.get("boot") == boot_id() and stop_orphan(int(group["pgid"]))
+
+
+def _stop_marked(marker: str) -> int:
+    """Stop the processes of a killed run's steps found by the marker in their environment
+    (a step whose process group the run had no time to record)."""
+    from kcistage.shell.steps import stop_marked  # (the step runner: not on idle ticks)
+
+    return stop_marked(marker)
 
 
 def _look(ctx: Context) -> Observation:

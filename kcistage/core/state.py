@@ -88,6 +88,7 @@ class DeploymentRecord(TypedDict):
     heads: NotRequired[dict[str, str]]  # repo name -> staging branch head
     left_out: NotRequired[list[LeftOut]]
     step_group: NotRequired[StepGroup]
+    marker: NotRequired[str]  # KCISTAGE_RUN in its steps' environment: finds them if it is killed
     failed_step: NotRequired[str]
     error: NotRequired[str]  # why nothing was deployed (a git remote down)
     search: NotRequired[dict[str, Any]]  # a culprit-search deployment: what it tries

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -243,6 +244,53 @@ def stop_orphan(pgid: int, grace: float = GRACE) -> bool:
         time.sleep(POLL)
     signal_group(pgid, signal.SIGKILL)
     return True
+
+
+MARKER_VARIABLE = "KCISTAGE_RUN"  # in every step's environment: the deployment's run marker
+
+
+def marked_processes(marker: str, proc: Path = Path("/proc")) -> list[int]:
+    """The processes whose environment holds KCISTAGE_RUN=<marker> (this user's: others' are
+    unreadable), found without any record of their process group."""
+    wanted = f"{MARKER_VARIABLE}={marker}".encode()
+    found = []
+    for entry in os.scandir(proc):
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                environ = Path(entry.path, "environ").read_bytes()
+            except OSError:  # gone meanwhile, or another user's
+                continue
+            if wanted in environ.split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
+def stop_marked(marker: str, grace: float = GRACE) -> int:
+    """Stop every process a killed kcistage's steps left behind, found by the run marker in
+    their environment, each with its process group; returns how many were found."""
+    found = marked_processes(marker)
+    own = os.getpgid(0)  # never ours, even if a marked process sits in it
+    for pid in found:
+        try:
+            pgid = os.getpgid(pid)
+        except ProcessLookupError:
+            continue
+        if pgid != own:
+            signal_group(pgid, signal.SIGTERM)
+        else:
+            _signal_pid(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while found and time.monotonic() < deadline and marked_processes(marker):
+        time.sleep(POLL)
+    for pid in marked_processes(marker):  # what ignored SIGTERM
+        _signal_pid(pid, signal.SIGKILL)
+    return len(found)
+
+
+def _signal_pid(pid: int, sig: int) -> None:
+    """Send `sig` to one process; one already gone is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
 
 
 def remove_logs(workdir: Path, gone: list[int], kept: list[int]) -> list[int]:

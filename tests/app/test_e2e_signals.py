@@ -131,3 +131,48 @@ def _whole_group_stopped(sandbox: Sandbox, hold: Path, marker: Path) -> None:
     assert step_results(record)["restart-api"] in ("ok", "interrupted")
     assert "search" not in record and not sandbox.state().get("search"), "a culprit search began"
     assert proc.returncode == 1 and "Traceback" not in err
+
+
+# -- SIGKILL the instant a step appears: the recovery still finds and stops it ----------------
+
+KILLS = int(os.environ.get("KCISTAGE_TEST_KILLS", "9"))  # 60 by hand: all recovered
+# The step kills kcistage (its parent) as it starts, after a delay of 0 to a few milliseconds,
+# then becomes a long sleep: the kill lands before, during or after kcistage records the
+# step's process group. The sleep's pid is left in a file named by the deployment.
+KILLER = ('echo $$ > "$KCISTAGE_WORKDIR/orphan-$KCISTAGE_DEPLOY_ID"; '
+          'd=$((KCISTAGE_DEPLOY_ID % 3)); [ "$d" -gt 0 ] && sleep "0.00$d"; '
+          'kill -9 "$PPID"; exec sleep 120')
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan's reaper may take its time)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except (OSError, IndexError):
+        return False
+
+
+def test_sigkill_the_instant_a_step_appears_never_leaves_it_running(tmp_path: Path) -> None:
+    """Each `kcistage deploy` recovers the previous one (killed by its step) and is killed in
+    turn; after each recovery the previous step must be gone (it was left running 3 of 60)."""
+    steps = [{"name": "restart-api", "cwd": "kernelci-api", "run": ["sh", "-c", KILLER]}]
+    with Sandbox(tmp_path / "sb", overrides={"steps": steps}) as sandbox:
+        work = sandbox.root / "work"
+        left: list[int] = []
+        try:
+            for n in range(1, KILLS + 2):
+                proc = subprocess.run(cli_argv(sandbox, "deploy"), cwd=sandbox.root, timeout=60,
+                                      capture_output=True, text=True, stdin=subprocess.DEVNULL)
+                if n > 1:  # this run recovered deployment n - 1 before being killed itself
+                    orphan = int((work / f"orphan-{n - 1}").read_text())
+                    if running(orphan):
+                        left.append(n - 1)
+                        os.kill(orphan, signal.SIGKILL)
+                if n <= KILLS:
+                    assert proc.returncode == -signal.SIGKILL, (proc.stdout, proc.stderr)
+            assert left == [], f"steps of deployments {left} outlived the recovery"
+        finally:
+            for path in work.glob("orphan-*"):
+                pid = int(path.read_text() or 0)
+                if pid and pid_alive(pid):
+                    os.kill(pid, signal.SIGKILL)

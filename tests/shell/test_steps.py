@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +18,7 @@ from urllib.parse import parse_qsl, urlparse
 import pytest
 
 from kcistage.core.settings import Drain, Step
-from kcistage.shell.steps import StepRun, parse_count, run_step
+from kcistage.shell.steps import MARKER_VARIABLE, StepRun, marked_processes, parse_count, run_step, stop_marked
 
 HELPERS = Path(__file__).resolve().parents[1] / "steps_helpers"
 PY = sys.executable
@@ -275,3 +277,26 @@ def test_drain_interrupted_by_check(tmp_path: Path, server: tuple[str, _Counts])
 ])
 def test_parse_count(body: str, count: int | None) -> None:
     assert parse_count(body) == count
+
+
+def test_processes_are_found_and_stopped_by_the_run_marker_alone(tmp_path: Path) -> None:
+    """A step's processes whose process group nobody recorded: found by KCISTAGE_RUN."""
+    marker = uuid.uuid4().hex
+    env = {**os.environ, MARKER_VARIABLE: marker}
+    marked = [subprocess.Popen(["sleep", "60"], env=env, start_new_session=True),
+              subprocess.Popen([sys.executable, "-c", "import signal, time; "
+                                "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"],
+                               env=env, start_new_session=True)]
+    other = subprocess.Popen(["sleep", "60"], env={**os.environ, MARKER_VARIABLE: "other"},
+                             start_new_session=True)
+    try:
+        assert sorted(marked_processes(marker)) == sorted(p.pid for p in marked)
+        assert stop_marked(marker, grace=0.5) == 2
+        for proc in marked:
+            assert proc.wait(timeout=5) < 0  # stopped by a signal, the stubborn one by SIGKILL
+        assert other.poll() is None and marked_processes(marker) == []
+        assert stop_marked(marker) == 0
+    finally:
+        for proc in [*marked, other]:
+            proc.kill()
+            proc.wait()
