@@ -129,6 +129,8 @@ def pr_rows(state: State, by_hand: dict[str, Any] | None = None) -> list[dict[st
             reason = f"{controls.by_hand_reason(by_hand[key])} (from the next tick)"
         elif key not in by_hand and pr.get("cause") == Cause.BY_HAND:
             reason = f"{reason} (included again: back at the next tick)"
+        elif pr_state == "pending" and pr.get("cause") is not None:
+            pass  # held back (waits for a dependency, its own checks run): the reason says so
         elif pr_state == "pending" and (pr["repo"], pr["number"], pr["sha"]) in up:
             pr_state, reason = "deployed", f"{reason}; deployed in deployment {up_id}"
         elif pr_state == "pending":

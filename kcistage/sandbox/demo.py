@@ -16,6 +16,7 @@ import click
 
 from kcistage.app.status_document import status_document
 from kcistage.core.model import format_time
+from kcistage.sandbox.demo_dependencies import scene as dependencies_scene
 from kcistage.sandbox.sandbox import START, Sandbox, TickResult
 from kcistage.sandbox.webhooks import SandboxServe, pull_request_event
 from kcistage.web import page
@@ -146,6 +147,7 @@ def script(box: Sandbox, t: Timeline, web: SandboxServe) -> None:
         _next_line(box)
     _pr_line(box, "kernelci-pipeline#103")
     _ = sha7
+    dependencies_scene(box, t)
 
 
 def _snapshot(box: Sandbox, path: Path) -> None:

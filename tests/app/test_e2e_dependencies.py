@@ -39,6 +39,8 @@ def test_a_two_repo_change_waits_for_its_dependency_then_deploys_with_it(sandbox
     assert pr_state(box, PIPE, 5) == ("pending", "waits for kernelci-core#3: author not trusted and "
                                                  "no approval (a maintainer can comment `@kcibot deploy`)")
     assert not deployed(box) & {f"{PIPE}#5", f"{CORE}#3"}
+    row = next(p for p in pr_rows(box.state()) if (p["repo"], p["number"]) == (PIPE, 5))
+    assert row["reason"] == pr_state(box, PIPE, 5)[1]  # not "waiting for the next deployment"
     box.advance(1)
     box.comment(CORE, 3, "a-wai", "@kcibot deploy")  # approves core#3 only
     settle(box)

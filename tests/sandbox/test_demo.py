@@ -40,6 +40,10 @@ def test_demo_tells_the_story_and_cleans_up(tmp_path: Path, monkeypatch: pytest.
     # the search shows in status, deploys each composition once and ends with staging good
     assert "next: partial: culprit search: deployment 1 of at most 4; suspects:" in out
     assert "culprit search over after 3 deployments" in out
+    # a two-repo change waits for the PR it depends on, then both are deployed together
+    assert "kernelci-pipeline#105 is pending: waits for kernelci-core#31: draft" in out
+    assert "merged kernelci-core#31 and kernelci-pipeline#105 together" in out
+    assert "with kernelci-core#31 (Depends-On)" in out
     assert "Next: `" in out and "demo --keep DIR`" in out
     assert set(Path(tempfile.gettempdir()).glob("kcistage-demo-*")) == before
     assert Path(tempfile.gettempdir()) == tmp_path
