@@ -81,8 +81,13 @@ def _blame(ctx: Context, search: Search, suspect: Suspect, failing: int,
                  f"failed with it, {without} without it succeeded: excluded at that commit")
     for repo, number, sha in suspect.commits():
         pr = ctx.state["prs"].get(pr_key(repo, number))
-        if pr is None or pr.get("sha") != sha:
-            continue  # closed or pushed again meanwhile: a new head is a new chance
+        if pr is None:
+            continue  # closed meanwhile
+        # the commit stays faulty whatever happens to the branch: a force-push back to it is
+        # excluded again (observe), until `include <repo>#<n>@<sha>` lifts it
+        pr.setdefault("culprits", {})[sha] = failing
+        if pr.get("sha") != sha:
+            continue  # pushed again meanwhile: a new head is a new chance
         excluded: Exclusion = {"sha": sha, "cause": Cause.CULPRIT, "deployment": failing}
         pr["excluded"] = excluded
         reason = exclusion_reason(excluded, sha, ctx.cfg.repo(repo))

@@ -53,16 +53,20 @@ def pr_key(repo: str, number: int) -> str:
 def observe(cfg: Config, state: State, gh: GitHubPort, remote_head: Callable[[Repo], str],
             now: datetime, dry_run: bool = False,
             on_handled: Callable[[], None] | None = None,
-            by_hand: dict[str, Any] | None = None) -> Observation:
+            by_hand: dict[str, Any] | None = None,
+            on_polled: Callable[[], None] | None = None) -> Observation:
     """Poll, update state["prs"], act on comment commands, and return the eligible target.
 
     Comments are recorded as handled (their ids, approvals and queued cycles) and on_handled()
     saves that BEFORE any answer goes to GitHub: when the state cannot be saved, on_handled
     raises and nothing is answered, so a full disk cannot make every tick answer again.
-    `by_hand` is the operator controls' exclusions by hand ({"<repo>#<n>": {"by", "at", "reason"}})."""
+    `by_hand` is the operator controls' exclusions by hand ({"<repo>#<n>": {"by", "at", "reason"}});
+    on_polled() runs once the PR records hold the heads just polled (the `include` requests)."""
     poll = gh.poll(cfg.repos)
     bases = {repo.name: remote_head(repo) for repo in cfg.repos}
     _update_prs(state, poll.prs, getattr(poll, "dates", {}), now)
+    if on_polled is not None:
+        on_polled()
     obs = Observation(target={}, requests=poll.requests)
     answers: list[Answer] = []
     for comment in poll.comments:
@@ -82,11 +86,14 @@ def look(ctx: Context) -> Observation:
         raise RateLimited(f"rate-limited by GitHub until {format_time(backoff)}; not polling",
                           backoff)
     doc = operator_controls.read(ctx)
-    for line in operator_controls.apply_includes(ctx):
-        ctx.out.line(line)
+
+    def includes() -> None:  # on the heads this poll sees, not those of the last tick
+        for line in operator_controls.apply_includes(ctx):
+            ctx.out.line(line)
+
     try:
         obs = observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock(), ctx.dry_run,
-                      on_handled=ctx.save, by_hand=doc["excluded"])
+                      on_handled=ctx.save, by_hand=doc["excluded"], on_polled=includes)
     except RateLimited as exc:
         if exc.reset_at is not None and not ctx.dry_run:
             statefile.write_backoff(ctx.cfg.state_file, exc.reset_at)
@@ -151,6 +158,11 @@ def _update_prs(state: State, prs_by_repo: dict[str, list[PullRequest]],
             new.update(cast(PrRecord, pr.to_json()))
             new.pop("sha_seen_at", None)  # local-clock times of older versions: never compared
             new["head_seen_at"] = head_seen_at
+            faulty = (new.get("culprits") or {}).get(pr.sha)
+            excluded = new.get("excluded")
+            if faulty is not None and (excluded is None or excluded["sha"] != pr.sha):
+                # back to a commit proven faulty (a force-push): excluded again at once
+                new["excluded"] = {"sha": pr.sha, "cause": Cause.CULPRIT, "deployment": faulty}
             if record is None:  # listed for the first time (a reopened PR keeps what it had)
                 new["first_seen_at"] = answered
             records[key] = new

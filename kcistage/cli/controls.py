@@ -123,18 +123,43 @@ def exclude(env: Env, pr: str, reason: str | None) -> int:
 
 
 @click.command(short_help="Let a PR back in (ends a hand, conflict or culprit exclusion).")
-@click.argument("pr", metavar="<repo>#<n>")
+@click.argument("pr", metavar="<repo>#<n>[@<sha>]")
 @click.pass_obj
 def include(env: Env, pr: str) -> int:
     """Let the PR <repo>#<n> back in: ends its exclusion by hand, and lifts a conflict or culprit
-    exclusion at its current head (the next tick tries it again). The PR is told."""
+    exclusion at the head GitHub shows when the next tick applies it. A commit proven faulty stays
+    excluded whatever happens to the branch (a force-push back to it is excluded again) until
+    included by name: <repo>#<n>@<sha> (at least 7 hex digits) lifts the exclusion at that
+    commit. The PR is told."""
     from kcistage.core import controls
     from kcistage.shell import controls as store
 
-    key = _ref(env, pr)
+    cfg = env.config()
+    try:
+        repo, number, sha = controls.parse_commit_ref(
+            pr, tuple(r.name for r in cfg.repos), {r.github: r.name for r in cfg.repos})
+    except controls.ControlsProblem as exc:
+        raise click.BadParameter(str(exc), param_hint="<repo>#<n>[@<sha>]") from None
+    key = f"{repo}#{number}"
     record = (_open_prs(env) or {}).get(key) or {}
-    by_hand = key in store.load(env.config().state_file)["excluded"]
-    at_head = (record.get("excluded") or {}).get("sha") == record.get("sha")
+    excluded = record.get("excluded")
+    if sha is not None:
+        known = controls.nameable(excluded, record.get("culprits"))
+        found = controls.matching(sha, known)
+        if len(found) > 1:
+            raise click.BadParameter(f"{sha} names more than one excluded commit of {key}: "
+                                     f"{', '.join(s[:12] for s in found)}",
+                                     param_hint="<repo>#<n>[@<sha>]")
+        if not found:
+            listed = ", ".join(s[:12] for s in known) or "none"
+            click.echo(f"{key} is not excluded at {sha} (excluded commits: {listed}): "
+                       "nothing to include")
+            return 0
+        _change(env, lambda d, by, at: controls.include(d, key, by, at, found[0]))
+        click.echo(f"{key} included at {found[0][:12]}; takes effect at the next tick")
+        return 0
+    by_hand = key in store.load(cfg.state_file)["excluded"]
+    at_head = (excluded or {}).get("sha") == record.get("sha")
     if not by_hand and not at_head and record.get("state") != "excluded":
         state = f" (it is {record['state']}: {record.get('reason')})" if record.get("state") else ""
         click.echo(f"{key} is not excluded{state}: nothing to include")

@@ -7,8 +7,10 @@ tick reads them at its next decision. The document:
     {"version": 1,
      "paused":   null | {"by", "at", "reason"},
      "excluded": {"<repo>#<n>": {"by", "at", "reason"}},   # out of staging until included
-     "include":  {"<repo>#<n>": {"by", "at"}}}             # lift a conflict/culprit exclusion
-                                                           # at the next tick, then forgotten
+     "include":  {"<repo>#<n>": {"by", "at"[, "sha"]}}}    # lift a conflict/culprit exclusion
+                                                           # at the head the next tick sees (or
+                                                           # at the commit `sha`, a prefix of at
+                                                           # least 7 hex), then forgotten
 Pure: functions return new documents; nothing is read or written here.
 """
 
@@ -20,6 +22,7 @@ from typing import Any
 from kcistage.core.enums import Action, Cause
 from kcistage.core.rules import Decision
 from kcistage.core.state import Exclusion
+from kcistage.core.trust import exclusion_cause
 
 VERSION = 1
 MAX_REASON = 200  # an operator's reason, kept on one line
@@ -27,6 +30,9 @@ _REF_RE = re.compile(r"^(?:(?P<owner>[A-Za-z0-9._-]+)/)?(?P<repo>[A-Za-z0-9._-]+
                      r"(?P<number>[1-9][0-9]{0,9})$")
 # Forms people paste instead: a PR's URL, "repo 12", "repo/pull/12", "repo:12"
 _NEAR_RE = re.compile(r"(?:^|/)(?P<repo>[A-Za-z0-9._-]+)(?:/pulls?/|[ :/#]+)#?(?P<number>[0-9]+)/?$")
+
+
+_SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")  # a commit named by hand: at least 7 hex digits
 
 
 class ControlsProblem(ValueError):
@@ -62,6 +68,11 @@ def validate(data: Any) -> dict[str, Any]:
         for key, value in entries.items():
             parse_ref(key)
             doc[section][key] = _entry(value, keys, f"{section}.{key}")
+            sha = value.get("sha") if section == "include" else None
+            if sha is not None:
+                if not isinstance(sha, str) or not _SHA_RE.match(sha):
+                    raise ControlsProblem(f"include.{key}.sha: expected 7 to 40 hex digits")
+                doc[section][key]["sha"] = sha
     return doc
 
 
@@ -96,6 +107,20 @@ def parse_ref(text: str, repos: tuple[str, ...] | None = None,
     return repo, number
 
 
+def parse_commit_ref(text: str, repos: tuple[str, ...] | None = None,
+                     full_names: dict[str, str] | None = None) -> tuple[str, int, str | None]:
+    """`<repo>#<n>[@<sha>]` as (repo, number, sha or None); the sha is a commit's first 7 to
+    40 hex digits, lower-cased."""
+    ref, at, sha = text.strip().partition("@")
+    repo, number = parse_ref(ref, repos, full_names)
+    if not at:
+        return repo, number, None
+    if not _SHA_RE.match(sha.lower()):
+        raise ControlsProblem(f"{sha!r} in {text!r} is not a commit: give at least its first 7 "
+                              "hex digits (e.g. kernelci-api#123@1a2b3c4)")
+    return repo, number, sha.lower()
+
+
 def pause(doc: dict[str, Any], by: str, at: str, reason: str | None) -> dict[str, Any]:
     """Paused from now (a second pause replaces who, when and why)."""
     return {**doc, "paused": {"by": by, "at": at, "reason": clean_reason(reason)}}
@@ -113,11 +138,34 @@ def exclude(doc: dict[str, Any], key: str, by: str, at: str, reason: str | None)
     return {**doc, "excluded": excluded, "include": include}
 
 
-def include(doc: dict[str, Any], key: str, by: str, at: str) -> dict[str, Any]:
-    """PR `key` back: its exclusion by hand ends now; a conflict or culprit exclusion at its
-    current head is lifted by the next tick."""
+def include(doc: dict[str, Any], key: str, by: str, at: str, sha: str | None = None) -> dict[str, Any]:
+    """PR `key` back: its exclusion by hand ends now; a conflict or culprit exclusion at the head
+    the next tick sees (with `sha`: at that commit, head or not) is lifted by that tick."""
     excluded = {k: v for k, v in doc["excluded"].items() if k != key}
-    return {**doc, "excluded": excluded, "include": {**doc["include"], key: {"by": by, "at": at}}}
+    request = {"by": by, "at": at, **({"sha": sha} if sha else {})}
+    return {**doc, "excluded": excluded, "include": {**doc["include"], key: request}}
+
+
+def faulty_commits(excluded: Exclusion | None, culprits: dict[str, int] | None) -> dict[str, int]:
+    """The commits of a PR proven faulty: sha -> the deployment each broke."""
+    found = dict(culprits or {})
+    if excluded and exclusion_cause(excluded) is Cause.CULPRIT:
+        found.setdefault(excluded["sha"], int(excluded.get("deployment") or 0))
+    return found
+
+
+def nameable(excluded: Exclusion | None, culprits: dict[str, int] | None) -> list[str]:
+    """The commits `include <repo>#<n>@<sha>` can name: those proven faulty, and the one of a
+    conflict or culprit exclusion."""
+    known = set(faulty_commits(excluded, culprits))
+    if excluded and exclusion_cause(excluded) in (Cause.CONFLICT, Cause.CULPRIT):
+        known.add(excluded["sha"])
+    return sorted(known)
+
+
+def matching(prefix: str, shas: list[str]) -> list[str]:
+    """The commits among `shas` that `prefix` names."""
+    return sorted({sha for sha in shas if sha.startswith(prefix)})
 
 
 def forget_includes(doc: dict[str, Any], done: dict[str, dict[str, str]]) -> dict[str, Any]:

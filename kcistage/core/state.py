@@ -159,6 +159,7 @@ class PrRecord(TypedDict, total=False):
     sha_seen_at: str  # older versions: a local-clock time, dropped when read, never compared
     approval: Approval | None
     excluded: Exclusion | None
+    culprits: dict[str, int]  # commits proven faulty (sha -> the deployment each broke)
     comments: dict[str, int]  # head sha -> id of kcistage's comment about it
     notes: dict[str, list[str]]  # head sha -> the notes of that comment
     shown: dict[str, Shown]  # head sha -> the most it has shown

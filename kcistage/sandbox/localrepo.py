@@ -111,6 +111,10 @@ class LocalRepo:
         self._git("update-ref", ref, sha)
         return sha
 
+    def force_pr(self, number: int, sha: str) -> None:
+        """PR `number`'s head set to an existing commit (a force-push, e.g. back to an older one)."""
+        self._git("update-ref", f"refs/pull/{int(number)}/head", self.head(sha))
+
     def head(self, ref: str) -> str:
         """The commit sha `ref` (branch name, full ref or sha) points to."""
         return self._git("rev-parse", "--verify", f"{ref}^{{commit}}")

@@ -267,6 +267,11 @@ class Sandbox:
         self.hub.push_pr(f"{OWNER}/{repo}", number, sha)
         return sha
 
+    def force_push(self, repo: str, number: int, sha: str) -> None:
+        """A PR's head forced to an existing commit (back to an older one)."""
+        self.repos[repo].force_pr(number, sha)
+        self.hub.push_pr(f"{OWNER}/{repo}", number, sha)
+
     def comment(self, repo: str, number: int, author: str, body: str) -> int:
         """A PR comment written now."""
         return self.hub.add_comment(f"{OWNER}/{repo}", number, author, body)

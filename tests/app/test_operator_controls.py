@@ -47,3 +47,31 @@ def test_an_exclusion_at_an_older_head_or_of_another_cause_stays(tmp_path: Path)
 def test_an_exclusion_by_hand_is_said_lifted(tmp_path: Path) -> None:
     ctx = context(tmp_path, None, "by_hand")
     assert operator_controls.apply_includes(ctx) == ["kernelci-api#7: exclusion by hand lifted by bob"]
+
+
+def test_a_culprit_commit_the_head_left_stays_and_the_line_says_how_to_include_it(
+        tmp_path: Path) -> None:
+    ctx = context(tmp_path, None, None)
+    ctx.state["prs"]["kernelci-api#7"]["culprits"] = {OLD: 4}
+    assert operator_controls.apply_includes(ctx) == [
+        f"kernelci-api#7: the culprit exclusion at {OLD[:12]} stays (the head is now {HEAD[:12]}); "
+        f"`kcistage include kernelci-api#7@{OLD[:12]}` lifts it"]
+    assert ctx.state["prs"]["kernelci-api#7"]["culprits"] == {OLD: 4}
+
+
+def test_an_include_at_a_commit_lifts_that_commit_only(tmp_path: Path) -> None:
+    ctx = context(tmp_path, {"sha": HEAD, "cause": "culprit", "deployment": 5}, "culprit")
+    ctx.state["prs"]["kernelci-api#7"]["culprits"] = {OLD: 4, HEAD: 5}
+    ctx.controls = controls.include(controls.empty(), "kernelci-api#7", "bob", AT, OLD[:7])
+    assert operator_controls.apply_includes(ctx) == [
+        f"kernelci-api#7: culprit exclusion at {OLD[:12]} lifted by hand by bob"]
+    pr = ctx.state["prs"]["kernelci-api#7"]
+    assert pr["culprits"] == {HEAD: 5} and pr["excluded"]["sha"] == HEAD  # the head's stays
+    ctx.controls = controls.include(controls.empty(), "kernelci-api#7", "bob", AT, HEAD[:9])
+    assert operator_controls.apply_includes(ctx) == [
+        f"kernelci-api#7: culprit exclusion at {HEAD[:12]} lifted by hand by bob"]
+    assert pr["culprits"] == {} and pr["excluded"] is None
+    ctx.controls = controls.include(controls.empty(), "kernelci-api#7", "bob", AT, "1234567")
+    assert operator_controls.apply_includes(ctx) == [
+        "kernelci-api#7: include at 1234567 not done: it names no excluded commit of the PR "
+        "(none excluded)"]

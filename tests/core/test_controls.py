@@ -93,3 +93,41 @@ def test_parse_ref_with_full_names_and_hints(text: str, expected) -> None:
     else:
         with pytest.raises(c.ControlsProblem, match=expected):
             c.parse_ref(text, ("kernelci-api",), FULL)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("kernelci-api#2", ("kernelci-api", 2, None)),
+    ("kernelci-api#2@1a2b3c4", ("kernelci-api", 2, "1a2b3c4")),
+    ("kernelci-api#2@1A2B3C4D", ("kernelci-api", 2, "1a2b3c4d")),
+    ("kernelci/kernelci-api#2@" + "f" * 40, ("kernelci-api", 2, "f" * 40)),
+])
+def test_a_commit_ref_names_a_pr_and_maybe_a_commit(text: str, expected: tuple) -> None:
+    assert c.parse_commit_ref(text, ("kernelci-api",),
+                                     {"kernelci/kernelci-api": "kernelci-api"}) == expected
+
+
+@pytest.mark.parametrize("text", ["kernelci-api#2@1a2b3c", "kernelci-api#2@", "kernelci-api#2@xyz1234",
+                                  "kernelci-api#2@" + "a" * 41, "kernelci-api#2@1a2b 3c4"])
+def test_a_commit_is_at_least_seven_hex_digits(text: str) -> None:
+    with pytest.raises(c.ControlsProblem, match="at least its first 7 hex digits"):
+        c.parse_commit_ref(text, ("kernelci-api",))
+
+
+def test_an_include_request_keeps_its_commit_through_the_file() -> None:
+    doc = c.include(c.empty(), "kernelci-api#2", "bob", "t", "1a2b3c4")
+    assert c.validate(doc)["include"]["kernelci-api#2"] == {"by": "bob", "at": "t",
+                                                                   "sha": "1a2b3c4"}
+    bad = {**doc, "include": {"kernelci-api#2": {"by": "bob", "at": "t", "sha": "zz"}}}
+    with pytest.raises(c.ControlsProblem, match="include.kernelci-api#2.sha"):
+        c.validate(bad)
+
+
+def test_the_commits_an_include_can_name() -> None:
+    culprit = {"sha": "c" * 40, "cause": "culprit", "deployment": 4}
+    conflict = {"sha": "d" * 40, "cause": "conflict", "base": "e" * 40}
+    assert c.nameable(culprit, {"a" * 40: 3}) == ["a" * 40, "c" * 40]
+    assert c.nameable(conflict, None) == ["d" * 40]
+    assert c.nameable({"sha": "d" * 40, "cause": "head_moved"}, {}) == []
+    assert c.faulty_commits(culprit, {"a" * 40: 3}) == {"a" * 40: 3, "c" * 40: 4}
+    assert c.matching("aaaaaaa", ["a" * 40, "ab" + "c" * 38]) == ["a" * 40]
+    assert c.matching("a", ["a" * 40, "ab" + "c" * 38]) == ["a" * 40, "ab" + "c" * 38]
