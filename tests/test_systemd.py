@@ -84,6 +84,13 @@ def test_service_key_settings() -> None:
     assert s["User"] == ["kcistage"] and s["Group"] == ["kcistage"]
     assert s["SupplementaryGroups"] == ["docker"]
     assert s["StateDirectory"] == ["kcistage"]
+    # the App's tokens: $RUNTIME_DIRECTORY, private, kept between ticks, the path runs by hand use
+    assert s["RuntimeDirectory"] == ["kcistage/app"] and s["RuntimeDirectoryMode"] == ["0700"]
+    assert s["RuntimeDirectoryPreserve"] == ["yes"]
+    from kcistage.core.paths import DEFAULT_POKE_DIR, app_token_file
+    runtime = app_token_file({"RUNTIME_DIRECTORY": "/run/" + s["RuntimeDirectory"][0]},
+                             DEFAULT_POKE_DIR)
+    assert runtime == app_token_file({}, DEFAULT_POKE_DIR)  # the same file
     assert s["LoadCredential"] == ["github-token:/etc/kcistage/github-token"]
     assert s["TimeoutStartSec"] == ["4h"]
     assert s["KillMode"] == ["mixed"] and s["KillSignal"] == ["SIGTERM"]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kcistage.core.branch_rules import push_refusals
+from kcistage.core.durations import human
 from kcistage.core.settings import Config, Repo, Step
 from kcistage.errors import KcistageError, ServiceError, one_line
 from kcistage.shell import statefile
@@ -142,7 +143,7 @@ def _identity(cfg: Config, creds: TokenCredentials | AppCredentials, gh: GitHub)
         if isinstance(creds, AppCredentials):
             slug = creds.slug()
             return Finding("github", True, f"GitHub App {slug!r} (id {creds.app_id}) at "
-                           f"{cfg.github.api_url}; writes as {slug}[bot]")
+                           f"{cfg.github.api_url}; writes as {slug}[bot]; {_clocks(creds)}")
         login = gh.whoami()
         return Finding("github", True, f"token of {login} at {cfg.github.api_url}")
     except KcistageError as exc:
@@ -318,3 +319,15 @@ def _webhook_secret(cfg: Config) -> Iterator[Finding]:
     secret = read_secret(cfg)
     assert secret is not None
     yield Finding(what, True, f"{path}: {len(secret)} bytes")
+
+
+def _clocks(creds: AppCredentials) -> str:
+    """How far GitHub's clock is from this server's, as the Date of its answer showed (App JWTs
+    are signed on GitHub's clock, so an offset is no failure)."""
+    if creds.offset is None:
+        return "GitHub's answer had no Date"
+    seconds = creds.offset.total_seconds()
+    if abs(seconds) < 2:
+        return "GitHub's clock and this server's agree"
+    side = "ahead of" if seconds > 0 else "behind"
+    return f"GitHub's clock is {human(abs(seconds))} {side} this server's (App JWTs use GitHub's)"

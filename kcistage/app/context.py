@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from kcistage.core import paths
 from kcistage.core.settings import Config, Repo
 from kcistage.core.state import State
 from kcistage.shell import statefile
@@ -59,7 +60,8 @@ class Context:
             from kcistage.shell.credentials import TokenCredentials, open_credentials
 
             self._credentials = TokenCredentials(self.token) if self.token is not None \
-                else open_credentials(self.cfg, self.clock)
+                else open_credentials(self.cfg, self.clock, token_file=paths.app_token_file(
+                    os.environ, self.cfg.serve.poke_dir))
         return self._credentials
 
     @property

@@ -95,3 +95,14 @@ def log_folder(workdir: Path, deploy_id: int) -> Path:
 def log_path(workdir: Path, deploy_id: int, step: str) -> Path:
     """Where a step's output in a deployment is logged."""
     return log_folder(workdir, deploy_id) / f"{step}.log"
+
+
+APP_TOKENS = "github-app-tokens.json"  # a GitHub App's installation tokens between runs
+
+
+def app_token_file(environ: Mapping[str, str], poke_dir: Path) -> Path:
+    """Where a GitHub App's installation tokens are kept: the unit's runtime directory
+    ($RUNTIME_DIRECTORY, the first when systemd lists several), else `app/` beside the poke
+    folder (/run/kcistage/app: the same folder, for a run by hand). Never beside the state."""
+    runtime = (environ.get("RUNTIME_DIRECTORY") or "").split(":")[0]
+    return (Path(runtime) if runtime else Path(poke_dir).parent / "app") / APP_TOKENS

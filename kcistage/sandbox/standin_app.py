@@ -9,7 +9,6 @@ installation access tokens (POST /app/installations/{id}/access_tokens); those t
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,17 +44,25 @@ class StandinApp:
         """The bot login the App acts as."""
         return f"{self.slug}[bot]"
 
-    def check_jwt(self, token: str) -> str | None:
-        """None if the JWT is the App's, signed by its key and current; else GitHub's complaint."""
+    def check_jwt(self, token: str, now: datetime) -> str | None:
+        """None if the JWT is the App's, signed by its key and current at `now` (GitHub's
+        clock, the stand-in's); else GitHub's complaint."""
         self.jwt_checks += 1
         try:
             claims = jwt.decode(token, self.public_key_pem, algorithms=["RS256"],
-                                options={"require": ["iat", "exp", "iss"]}, leeway=30)
+                                options={"require": ["iat", "exp", "iss"], "verify_exp": False,
+                                         "verify_iat": False})
         except jwt.PyJWTError as exc:
             return f"A JSON web token could not be decoded ({type(exc).__name__})"
         if str(claims["iss"]) != str(self.app_id):
             return "Integration not found"
-        if claims["exp"] - time.time() > 600 + 30:  # GitHub refuses JWTs valid over 10 minutes
+        at = now.timestamp()
+        if not isinstance(claims["iat"], int) or claims["iat"] > at:
+            return "'Issued at' claim ('iat') must be an Integer representing a time in the past"
+        if not isinstance(claims["exp"], int) or claims["exp"] <= at:
+            return ("'Expiration time' claim ('exp') must be a numeric value representing the "
+                    "future time at which the assertion expires")
+        if claims["exp"] - at > 600:  # GitHub refuses JWTs valid over 10 minutes
             return "'Expiration time' claim ('exp') is too far in the future"
         return None
 
@@ -158,7 +165,7 @@ class AppEndpoints:
         if route in APP_ROUTES:  # only the App itself, with a JWT
             if self.app is None or kind != "bearer":
                 return "A JSON web token could not be decoded"
-            problem = self.app.check_jwt(value)
+            problem = self.app.check_jwt(value, self.clock())
             self._actor = self.app.login
             return problem or ""
         if kind not in ("token", "bearer") or not value:

@@ -81,8 +81,8 @@ class GitHubTransport:
         self._check_limited()
         headers = {"If-None-Match": etag} if etag else {}
         about = _REPO_PATH.search(url)
-        headers["Authorization"] = "token " + self.credentials.token(about.group(1) if about
-                                                                      else None)
+        repo = about.group(1) if about else None
+        headers["Authorization"] = "token " + self.credentials.token(repo)
         if verb != "GET":
             wait = self._last_write + self.pace - time.monotonic()
             if wait > 0:
@@ -113,6 +113,9 @@ class GitHubTransport:
             except ValueError:
                 data = None
             if status == 401:
+                if self.credentials.forget(repo):  # an App token kept from an earlier run,
+                    # revoked since: again with a new one (a refused request was not carried out)
+                    return self._request(verb, url, what, params, body, etag, once)
                 raise AuthError(f"GitHub rejected the token (401) at {self._api}")
             if status in (403, 429):
                 self._rate_limit(status, out, data)
