@@ -19,7 +19,7 @@ from kcistage.core.display import printable
 from kcistage.core.kernelci_wait import CheckoutAnswer
 from kcistage.core.settings import KernelCI
 from kcistage.errors import AuthError, ServiceError
-from kcistage.shell import neterrors
+from kcistage.shell import neterrors, stopping
 
 TIMEOUT = (5.0, 30.0)  # (connect, read) seconds of one request
 PAGE = 250  # nodes asked for per page
@@ -67,9 +67,10 @@ def tip_commit(url: str, branch: str, timeout: float = LS_REMOTE_TIMEOUT) -> str
     ref = f"refs/heads/{branch}"
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
     try:
-        done = subprocess.run(["git", "-c", "credential.helper=", "ls-remote", "--", url, ref],
-                              capture_output=True, text=True, timeout=timeout, env=env,
-                              stdin=subprocess.DEVNULL, check=False)
+        with stopping.cut_short():  # SIGTERM ends the wait (subprocess.run kills git)
+            done = subprocess.run(["git", "-c", "credential.helper=", "ls-remote", "--", url, ref],
+                                  capture_output=True, text=True, timeout=timeout, env=env,
+                                  stdin=subprocess.DEVNULL, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise KernelCIError("unreachable", f"git ls-remote {url}: {type(exc).__name__}") from None
     if done.returncode != 0:
@@ -112,7 +113,8 @@ class KernelCIClient:
     def _request(self, method: str, url: str, what: str, **kw: Any) -> requests.Response:
         self.requests += 1
         try:
-            answer = self.session.request(method, url, timeout=self.timeout, **kw)
+            with stopping.cut_short():  # SIGTERM ends the wait for a slow answer at once
+                answer = self.session.request(method, url, timeout=self.timeout, **kw)
         except requests.RequestException as exc:
             raise KernelCIError("unreachable", f"{what}: {neterrors.describe(exc)}") from None
         if answer.status_code >= 500:
