@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,26 +14,29 @@ from kcistage.app import controls as operator_controls
 from kcistage.app.context import Context
 from kcistage.app.notify import end_pending_statuses, note_pr, statuses, track
 from kcistage.app.observe import look, pr_key
-from kcistage.core import dependencies, messages, rules
+from kcistage.core import dependencies, messages, progress, rules
 from kcistage.core.enums import Cause, PrState
 from kcistage.core.history import facts, is_probe, last_success, observed_target
-from kcistage.core.model import Target, format_time, target_prs
+from kcistage.core.model import Target, format_time, parse_time, target_prs
 from kcistage.core.paths import log_path
-from kcistage.core.settings import env_name
+from kcistage.core.progress import Kind, drain_check, failure_reason, next_effect, plan_record
+from kcistage.core.settings import Step, env_name
 from kcistage.core.state import DeploymentRecord, Exclusion
 from kcistage.core.step_filter import Plan, plan_steps
 from kcistage.core.trust import exclusion_reason
 from kcistage.errors import DeploymentAborted, KcistageError, ServiceError, exit_code_of, one_line
 from kcistage.shell import stopping
 from kcistage.shell.git import GitStopped
-from kcistage.shell.steps import MARKER_VARIABLE, boot_id, run_step
+from kcistage.shell.steps import MARKER_VARIABLE, boot_id, poll_drain, run_step
 
 RESTART = "restart"
+WAITING = "waiting"  # the deployment waits for a later run (record["waiting"])
 
 
 def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target,
                    search: dict[str, Any] | None = None, plans: list[Plan] | None = None) -> DeploymentRecord:
-    """Deploy `target` as a new deployment record; returns the finished record.
+    """Deploy `target` as a new deployment record; returns it finished, or running and waiting
+    (a step's wait spans runs: a later run resumes it).
 
     `search` marks a culprit-search deployment (kept on the record); `plans` fixes its steps."""
     state = ctx.state
@@ -47,22 +52,49 @@ def run_deployment(ctx: Context, cycle: str, trigger: str, target: Target,
         record["search"] = search
     state["next_id"] += 1
     state["deployments"].append(record)
-    try:
+
+    def start() -> str:
         ctx.save()
         ctx.out.detail(f"deployment {record['id']}: {cycle} cycle ({trigger}) started")
-        while True:
-            outcome = _attempt(ctx, record, target, plans)
-            if outcome != RESTART:
-                break
-            record["restarts"] += 1
+        return _attempt(ctx, record, target, plans)
+
+    return _carry(ctx, record, start)
+
+
+def resume(ctx: Context, record: DeploymentRecord) -> DeploymentRecord:
+    """Go on with a waiting deployment whose check is due (this run holds the lock)."""
+    record["pid"] = os.getpid()
+    return _carry(ctx, record, lambda: _advance(ctx, record, _Watch(ctx, record)))
+
+
+def restart(ctx: Context, record: DeploymentRecord) -> DeploymentRecord:
+    """Restart a waiting partial deployment from its first step: its target changed (rule 4)."""
+    record["pid"] = os.getpid()
+    return _carry(ctx, record, lambda: RESTART)
+
+
+def _carry(ctx: Context, record: DeploymentRecord, first: Callable[[], str]) -> DeploymentRecord:
+    """Carry a deployment on from `first()` until it ends or waits; closed on any error."""
+    try:
+        outcome = first()
+        while outcome == RESTART:
+            record["restarts"] = record.get("restarts", 0) + 1
+            record["waiting"] = None
             target = observed_target(ctx.state)
             # heads the new target drops will not be deployed: end their pending status
             statuses(ctx, {**record, "target": _new_heads(record["target"], target)}, "interrupted")
             ctx.out.line(f"deployment {record['id']}: target changed, restarting from the first "
                          f"step (restart {record['restarts']})")
+            outcome = _attempt(ctx, record, target, None)
+        if outcome == WAITING:
+            ctx.save()
+            return record
         with stopping.held():  # a SIGTERM from here on comes after the outcome is saved
             # one that came before it, even as the last step ended, means not all was done
-            record["result"] = "interrupted" if ctx.stop_reason and outcome == "success" else outcome
+            if ctx.stop_reason and outcome == "success":
+                outcome = "interrupted"
+                record["reason"] = f"interrupted: {ctx.stop_reason}"
+            record["result"] = outcome
             record["finished"] = format_time(ctx.clock())
             record["step"] = None
             ctx.save()
@@ -84,12 +116,14 @@ def _close_on_error(ctx: Context, record: DeploymentRecord, exc: BaseException) 
     """Close a deployment stopped by an error: interrupted, with the cause; pending commit
     statuses resolved while GitHub still answers; saved if the state file can still be written."""
     cause = one_line(exc)
-    if step := record.get("step"):
+    step = record.get("step")
+    if step:
         record["steps"].append({"name": step, "result": "interrupted", "seconds": 0.0,
                                 "reason": cause})
     record.pop("step_group", None)
     record.update({"result": "interrupted", "error": cause, "finished": format_time(ctx.clock()),
-                   "step": None})
+                   "step": None, "waiting": None,
+                   "reason": failure_reason(step, cause) if step else cause})
     ctx.out.detail(f"deployment {record['id']}: interrupted: {cause}")
     end_pending_statuses(ctx, record)
     try:
@@ -106,16 +140,20 @@ def _new_heads(target: Target, previous: Target) -> Target:
 
 
 def _attempt(ctx: Context, record: DeploymentRecord, target: Target, plans: list[Plan] | None) -> str:
-    """One pass: branches then steps. Returns success, failed, interrupted or restart."""
+    """One pass: branches, the plan, then the steps. Returns success, failed, interrupted,
+    restart or waiting."""
     previous = record["target"] if record["restarts"] else {}
     record["steps"] = []
+    record.pop("plan", None)
     try:
         built = _build(ctx, record, target)
     except GitStopped as exc:  # SIGTERM while git ran: its process group is gone already
         ctx.out.line(f"deployment {record['id']}: {exc}")
+        record["reason"] = one_line(exc)
         return "interrupted"
     except ServiceError as exc:  # a remote unreachable or refusing: a service problem (exit 3)
         record["error"] = str(exc)
+        record["reason"] = one_line(exc)
         # The deployment is closed and saved; the run then ends with this one line on stderr
         # (said there only, once).
         ctx.deferred = ctx.deferred or exc
@@ -133,18 +171,46 @@ def _attempt(ctx: Context, record: DeploymentRecord, target: Target, plans: list
                 changed = None
                 break
             changed[name] = files
-    env = _env(ctx, record)
-    check = _Watch(ctx, record)
-    for plan in plans or plan_steps(ctx.cfg.steps, record["cycle"], changed):
-        if not plan.run:
-            record["steps"].append({"name": plan.name, "result": "skipped", "seconds": 0.0,
-                                    "reason": plan.reason})
+    record["plan"] = [plan_record(p.name, p.run, p.reason)
+                      for p in plans or plan_steps(ctx.cfg.steps, record["cycle"], changed)]
+    return _advance(ctx, record, _Watch(ctx, record))
+
+
+def _advance(ctx: Context, record: DeploymentRecord, check: _Watch) -> str:
+    """Carry out the core's next effects until the deployment ends or waits for a later run."""
+    while True:
+        effect = next_effect(record, ctx.clock())
+        if effect.kind is Kind.CONCLUDE:
+            if effect.result != "success":
+                record["failed_step"] = record["steps"][-1]["name"]
+                record["reason"] = effect.reason
+            return str(effect.result)
+        if effect.kind is Kind.WAIT:
+            return WAITING
+        assert effect.step is not None
+        if effect.kind is Kind.SKIP:
+            record["steps"].append({"name": effect.step, "result": "skipped", "seconds": 0.0,
+                                    "reason": effect.reason})
             continue
-        step = next(s for s in ctx.cfg.steps if s.name == plan.name)
+        if ctx.stop_reason:
+            record["reason"] = failure_reason(effect.step, f"interrupted: {ctx.stop_reason}")
+            return "interrupted"
+        step = next((s for s in ctx.cfg.steps if s.name == effect.step), None)
+        if step is None:  # the configuration changed while the deployment waited
+            record["waiting"] = None
+            record["steps"].append({"name": effect.step, "result": "failed", "seconds": 0.0,
+                                    "reason": "no such step in the configuration any more"})
+            continue
         record["step"] = step.name
+        if step.drain is not None:
+            held = record.get("waiting")
+            since = parse_time(held["since"]) if held else ctx.clock()
+            if _check_drain(ctx, record, step, since) == WAITING:
+                return WAITING
+            continue
         ctx.save()
-        ctx.out.detail(f"deployment {record['id']}: step {step.name}: {plan.reason}")
-        run = run_step(step, _cwd(ctx, step.cwd), env,
+        ctx.out.detail(f"deployment {record['id']}: step {step.name}: {effect.reason}")
+        run = run_step(step, _cwd(ctx, step.cwd), _env(ctx, record),
                        log_path(ctx.cfg.workdir, record["id"], step.name), check,
                        on_start=lambda pid: _started(ctx, record, pid))
         record.pop("step_group", None)
@@ -157,14 +223,36 @@ def _attempt(ctx: Context, record: DeploymentRecord, target: Target, plans: list
         ctx.out.detail(f"deployment {record['id']}: step {step.name}: {result} "
                        f"({run.seconds:.1f}s) {detail}")
         if result == "interrupted":
-            return RESTART if ctx.stop_reason is None and check.restart else "interrupted"
-        if ctx.stop_reason:  # arrived as the step ended: the rest does not run
+            if ctx.stop_reason is None and check.restart:
+                return RESTART
+            record["reason"] = failure_reason(step.name, detail)
             return "interrupted"
-        if result != "ok":
-            record["failed_step"] = step.name
-            return "failed"
-    record["step"] = None
-    return "success"
+
+
+def _check_drain(ctx: Context, record: DeploymentRecord, step: Step, since: datetime) -> str | None:
+    """Check a drain once: its step record when the wait is over, else the wait recorded
+    (WAITING: this run ends, a later one checks again)."""
+    assert step.drain is not None
+    try:
+        count, answer = poll_drain(step, log_path(ctx.cfg.workdir, record["id"], step.name))
+    except stopping.Stopped:  # SIGTERM while asking: the wait stays, the next run asks again
+        if not record.get("waiting"):
+            record["waiting"] = progress.waiting(step.name, "drain", since, since,
+                                                 f"queue to drain at {step.drain.url}")
+        return WAITING
+    now = ctx.clock()
+    found = drain_check(step.drain, since, now, count, answer)
+    if found.result is None:
+        assert found.check_at is not None
+        record["waiting"] = progress.waiting(step.name, "drain", since, found.check_at, found.detail)
+        ctx.out.detail(f"deployment {record['id']}: step {step.name}: waits for {found.detail}")
+        return WAITING
+    record["waiting"] = None
+    record["steps"].append({"name": step.name, "result": found.result,
+                            "seconds": round((now - since).total_seconds(), 3),
+                            "reason": found.detail})
+    ctx.out.detail(f"deployment {record['id']}: step {step.name}: {found.result} {found.detail}")
+    return None
 
 
 def _started(ctx: Context, record: DeploymentRecord, pgid: int) -> None:

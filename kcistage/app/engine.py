@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlparse
 
 from kcistage.app import controls as operator_controls
@@ -15,12 +16,12 @@ from kcistage.app import culprit_search as search
 from kcistage.app.context import Context, Output
 from kcistage.app.notify import catch_up, end_pending_statuses
 from kcistage.app.observe import Observation, look, note_observation
-from kcistage.core import controls, messages, rules
+from kcistage.core import controls, messages, progress, rules
 from kcistage.core.history import facts, observed_target
 from kcistage.core.model import format_time, parse_time, target_prs
 from kcistage.core.settings import Config
-from kcistage.core.state import StepGroup
-from kcistage.errors import KcistageError
+from kcistage.core.state import DeploymentRecord, StepGroup
+from kcistage.errors import KcistageError, LockHeld
 from kcistage.shell import pokes, statefile, stopping
 
 
@@ -28,7 +29,7 @@ def recover(ctx: Context) -> bool:
     """Mark deployments left running by a dead process as interrupted (the caller holds the lock)."""
     changed = False
     for record in ctx.state["deployments"]:
-        if record["result"] == "running":
+        if record["result"] == "running" and not record.get("waiting"):  # a wait has no process
             record["result"] = "interrupted"
             record["finished"] = format_time(ctx.clock())
             if step := record.get("step"):
@@ -77,26 +78,39 @@ def _look(ctx: Context) -> Observation:
     return obs
 
 
-def _live_run(ctx: Context) -> rules.Running | None:
-    """In a dry run (no lock), the deployment another live kcistage is running, if any."""
+def _waiting(ctx: Context) -> DeploymentRecord | None:
+    """The deployment that waits between runs for a step's wait (no process runs it), if any."""
     last = ctx.state["deployments"][-1] if ctx.state["deployments"] else None
-    if not ctx.dry_run or last is None or last["result"] != "running":
+    if last is None or last["result"] != "running" or not last.get("waiting"):
         return None
-    if not statefile.pid_alive(int(last.get("pid") or 0)):
+    return last
+
+
+def _running(ctx: Context) -> rules.Running | None:
+    """The deployment the rules see running: one that waits between runs, or (in a dry run,
+    without the lock) one another live kcistage is running."""
+    last = ctx.state["deployments"][-1] if ctx.state["deployments"] else None
+    if last is None or last["result"] != "running":
         return None
-    return rules.Running(cycle=last["cycle"], restarts=last["restarts"], target=last["target"],
-                         trigger=last["trigger"])
+    if not last.get("waiting") and not (ctx.dry_run and statefile.pid_alive(int(last.get("pid") or 0))):
+        return None
+    return rules.Running(cycle=last["cycle"], restarts=last.get("restarts", 0),
+                         target=last["target"], trigger=last["trigger"])
 
 
 def tick(ctx: Context) -> int:
     """One poll → decide → (deploy) cycle; returns the exit status."""
     obs = _look(ctx)
-    decision = rules.decide(facts(ctx.state, ctx.clock(), obs.target, _live_run(ctx)),
+    decision = rules.decide(facts(ctx.state, ctx.clock(), obs.target, _running(ctx)),
                             ctx.cfg.schedule)
-    decision = controls.hold(decision, operator_controls.paused(ctx))
+    paused = operator_controls.paused(ctx)
+    decision = controls.hold(decision, paused)
     if ctx.dry_run:
         print_dry_run(ctx, decision)
         return 0
+    current = _waiting(ctx)
+    if current is not None and not ctx.stop_reason:
+        return _go_on(ctx, current, decision, paused is not None)
     if decision.action not in ("partial", "full") or ctx.stop_reason:
         ctx.save()
         ctx.out.line(f"tick: {decision.action}: {decision.reason}")
@@ -104,9 +118,38 @@ def tick(ctx: Context) -> int:
     return _deploy(ctx, decision, prefix="tick")
 
 
+def _go_on(ctx: Context, record: DeploymentRecord, decision: rules.Decision, paused: bool) -> int:
+    """A deployment waits between runs: restart it (rule 4), check its wait when due, or leave it."""
+    if decision.action == "restart" and not paused:
+        from kcistage.app.deploy import restart
+
+        ctx.out.detail(f"tick: restart: {decision.reason}")
+        return _report(ctx, restart(ctx, record), "tick")
+    effect = progress.next_effect(record, ctx.clock())
+    if effect.kind is progress.Kind.WAIT:
+        ctx.save()
+        at = f"; next check {rules.hhmm(effect.at)}" if effect.at else ""
+        ctx.out.line(f"tick: wait: deployment {record['id']} ({record['cycle']}) step "
+                     f"{effect.step} waits for {effect.reason}{at}")
+        return 0
+    from kcistage.app.deploy import resume
+
+    return _report(ctx, resume(ctx, record), "tick")
+
+
 def deploy_now(ctx: Context, full: bool) -> int:
     """`kcistage deploy [--full]`: a manual cycle now through the same engine."""
     obs = _look(ctx)
+    current = _waiting(ctx)
+    if current is not None:
+        held: dict[str, Any] = dict(current.get("waiting") or {})
+        words = (f"deployment {current['id']} ({current['cycle']}) is running: step "
+                 f"{held.get('step')} waits for {held.get('what')}")
+        if ctx.dry_run:
+            ctx.out.line(f"decision: none: {words}; a deploy by hand waits until it ends")
+            return 0
+        ctx.save()
+        raise LockHeld(f"{words}; deploy again once it has ended")
     decision = rules.decide_manual(facts(ctx.state, ctx.clock(), obs.target), full)
     if ctx.dry_run:
         print_dry_run(ctx, decision)
@@ -127,15 +170,33 @@ def _deploy(ctx: Context, decision: rules.Decision, prefix: str) -> int:
         from kcistage.app.deploy import run_deployment  # the deployment machinery: only here
 
         record = run_deployment(ctx, cycle, decision.trigger or "manual", target)
+    return _report(ctx, record, prefix)
+
+
+def _report(ctx: Context, record: DeploymentRecord, prefix: str) -> int:
+    """The run's line about its deployment, the culprit-search bookkeeping once it has ended,
+    and the exit status: 0 success or waiting, 1 failed, 3 a git remote down."""
+    trigger = record["trigger"]
+    if record["result"] == "running":  # waits for a later run
+        held: dict[str, Any] = dict(record.get("waiting") or {})
+        at = parse_time(held["check_at"]) if held.get("check_at") else None
+        note_observation(ctx, observed_target(ctx.state))
+        ctx.save()
+        ctx.out.line(f"{prefix}: {record['cycle']} ({trigger}): deployment {record['id']} step "
+                     f"{held.get('step')} waits for {held.get('what')}"
+                     + (f"; next check {rules.hhmm(at)}" if at else ""))
+        return 0
+    target = record["target"]
     ran = sum(1 for s in record["steps"] if s["result"] != "skipped")
     skipped = len(record["steps"]) - ran
     finished = record["finished"] or format_time(ctx.clock())  # always set once it ran
     seconds = (parse_time(finished) - parse_time(record["started"])).total_seconds()
-    ctx.out.line(f"{prefix}: {record['cycle']} ({decision.trigger}): deployment {record['id']} "
+    ctx.out.line(f"{prefix}: {record['cycle']} ({trigger}): deployment {record['id']} "
                  f"{record['result']} in {seconds:.1f}s: "
-                 f"{messages.plural(len(target_prs(record['target'])), 'PR')}, "
+                 f"{messages.plural(len(target_prs(target)), 'PR')}, "
                  f"{messages.plural(ran, 'step')} run, {skipped} skipped"
-                 + (f", {messages.plural(record['restarts'], 'restart')}" if record["restarts"] else ""))
+                 + (f", {messages.plural(record['restarts'], 'restart')}" if record.get("restarts") else "")
+                 + (f": {record['reason']}" if record.get("reason") and not record.get("error") else ""))
     search.after_deployment(ctx, record)
     note_observation(ctx, observed_target(ctx.state))
     ctx.save()

@@ -18,10 +18,10 @@ from kcistage.shell.statefile import pid_alive
 
 RECENT = 20
 # The documented `status --json` keys (docs/commands.md); anything else is for the human views.
-_RUNNING_KEYS = ("id", "cycle", "trigger", "started", "step", "restarts")
+_RUNNING_KEYS = ("id", "cycle", "trigger", "started", "step", "waiting", "restarts")
 _PAUSED_KEYS = ("by", "at", "reason")
 _NEXT_KEYS = ("action", "at", "reason")
-_LAST_KEYS = ("id", "cycle", "trigger", "result", "started", "finished", "prs", "steps")
+_LAST_KEYS = ("id", "cycle", "trigger", "result", "reason", "started", "finished", "prs", "steps")
 _STEP_KEYS = ("name", "result", "seconds", "summary")
 _TREE_KEYS = ("treeid", "commit", "baseline", "counts", "regressions", "flaky")
 _PR_KEYS = ("repo", "number", "author", "sha", "state", "reason")
@@ -43,8 +43,11 @@ def status_document(cfg: Config, state: State, now: datetime,
         alive = bool(current.get("pid")) and pid_alive(int(current["pid"]))
         running = {key: current.get(key) for key in
                    ("id", "cycle", "trigger", "started", "step", "restarts")}
+        held = current.get("waiting")
+        running["waiting"] = held["what"] if held else None
+        running["check_at"] = held["check_at"] if held else None
         running["pid"] = current.get("pid")
-        running["alive"] = alive
+        running["alive"] = alive or bool(held)  # a wait between runs has no process, by design
         running["elapsed"] = (now - parse_time(current["started"])).total_seconds()
 
     held = current.get("waiting") if current is not None else None
@@ -63,6 +66,12 @@ def status_document(cfg: Config, state: State, now: datetime,
 def _next(cfg: Config, state: State, now: datetime, current: DeploymentRecord | None,
           alive: bool, paused: dict[str, str] | None = None) -> dict[str, Any]:
     """The next action as the next tick would decide it."""
+    held = current.get("waiting") if current is not None else None
+    if current is not None and held:
+        return {"action": "wait", "at": held["check_at"],
+                "reason": f"deployment {current['id']} ({current['cycle']}) is running: step "
+                          f"{held['step']} waits for {held['what']}; next check "
+                          f"{rules.hhmm(parse_time(held['check_at']))}"}
     if current is not None and alive:
         step = f", step {current['step']}" if current.get("step") else ""
         search = load_search(state) if current.get("search") else None
@@ -86,7 +95,8 @@ def _deployment(record: DeploymentRecord) -> dict[str, Any]:
     """One entry of `last`."""
     return {
         "id": record["id"], "cycle": record["cycle"], "trigger": record["trigger"],
-        "result": record["result"], "started": record["started"], "finished": record["finished"],
+        "result": record["result"], "reason": record.get("reason"),
+        "started": record["started"], "finished": record["finished"],
         "prs": [pr_ref(name, n, sha) for name, e in record["target"].items() for n, sha in e["prs"]],
         "steps": [_step(s) for s in record["steps"]],
     }

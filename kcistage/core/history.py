@@ -117,9 +117,10 @@ def facts(state: State, now: datetime, target: Target,
 
 
 def ended(deployments: list[DeploymentRecord], now: datetime) -> list[DeploymentRecord]:
-    """The history as it will be once a dead 'running' deployment is marked interrupted."""
+    """The history as it will be once a dead 'running' deployment is marked interrupted (one
+    that waits between runs has no process, by design: it goes on)."""
     return [{**d, "result": "interrupted", "finished": format_time(now)}
-            if d["result"] == "running" else d for d in deployments]
+            if d["result"] == "running" and not d.get("waiting") else d for d in deployments]
 
 
 def observed_target(state: State) -> Target:

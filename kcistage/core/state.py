@@ -54,6 +54,14 @@ class Waiting(TypedDict):
     data: dict[str, Any]
 
 
+class PlanRecord(TypedDict):
+    """One step as planned when the deployment's branches were built: run or skip, and why."""
+
+    name: str
+    run: bool
+    reason: str
+
+
 class LeftOut(TypedDict):
     """A PR of the target that could not go into a staging branch."""
 
@@ -82,6 +90,7 @@ class DeploymentRecord(TypedDict):
     finished: str | None
     target: Target
     steps: list[StepRecord]
+    plan: NotRequired[list[PlanRecord]]  # the steps planned (core/progress.py advances along it)
     pid: NotRequired[int]
     step: NotRequired[str | None]  # the step running now
     restarts: NotRequired[int]

@@ -216,7 +216,6 @@ class Sandbox:
 
     def write_config(self) -> None:
         """Write config.yaml for this sandbox (overrides merged over the top-level keys)."""
-        port = self._count.server_address[1] if self._count else 0
         data: dict[str, Any] = {
             "github": {"api_url": self.hub.url, "token_file": "token", "bot": "kcibot"},
             "state_file": "state/state.json",
@@ -232,7 +231,7 @@ class Sandbox:
                        "push": True} for name in self.trees],
             "serve": {"listen": "127.0.0.1:8080", "webhook_secret_file": SECRET_FILE,
                       "poke_dir": "pokes"},
-            "steps": sandbox_steps(self.records, f"http://127.0.0.1:{port}/latest/count"),
+            "steps": sandbox_steps(self.records, self.count_url),
         }
         if self.use_app:
             data["github"]["app"] = {"id": APP_ID, "private_key_file": "app.pem"}
@@ -245,6 +244,17 @@ class Sandbox:
             else:
                 data[key] = value
         self.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    @property
+    def count_url(self) -> str:
+        """The KernelCI count endpoint the drain step asks."""
+        port = self._count.server_address[1] if self._count else 0
+        return f"http://127.0.0.1:{port}/latest/count"
+
+    def set_queue(self, count: int) -> None:
+        """What the count endpoint answers from now on (jobs still running)."""
+        assert self._count is not None
+        self._count.queue = count  # type: ignore[attr-defined]
 
     def config(self) -> Config:
         """The sandbox's loaded configuration."""

@@ -1,4 +1,4 @@
-"""Runs one deployment step: an argv in its own process group (timeout, retries, log) or a drain."""
+"""Runs one deployment step: an argv in its own process group (timeout, retries, log); asks a drain URL once."""
 
 from __future__ import annotations
 
@@ -158,50 +158,24 @@ def probe_count(drain: Drain, timeout: float = REQUEST_TIMEOUT) -> tuple[int | N
     return count, True, f"count {count}"
 
 
-def _wait(seconds: float, check: Check) -> str | None:
-    """Sleep in small slices, returning check()'s reason as soon as it has one."""
-    wake = time.monotonic() + seconds
-    while True:
-        reason = check()
-        if reason is not None:
-            return reason
-        left = wake - time.monotonic()
-        if left <= 0:
-            return None
-        time.sleep(min(POLL, left))
+def poll_drain(step: Step, log_path: Path) -> tuple[int | None, str]:
+    """Ask a drain step's URL once, noting the answer in the step log: (count or None, answer).
 
-
-def _run_drain(step: Step, log: IO[bytes], check: Check) -> tuple[str, str]:
-    """Poll the drain URL until it answers 0 or the drain times out; (result, detail)."""
+    A drain waits between runs (the engine records the wait): one question per check."""
     drain = step.drain
     assert drain is not None
-    limit = drain.timeout.total_seconds()
-    _note(log, f"=== {_now()} step {step.name}: drain {drain.url} params={list(drain.params)!r} "
-               f"every {human(drain.interval.total_seconds())}, "
-               f"timeout {human(limit)}, on_timeout {drain.on_timeout}")
-    deadline = time.monotonic() + limit
-    while True:
-        reason = check()
-        if reason is not None:
-            return "interrupted", f"interrupted: {reason}"
-        count, note = _poll_count(drain)
-        _note(log, f"{_now()} poll: {note}")
-        if count == 0:
-            return "ok", "drained"
-        left = deadline - time.monotonic()
-        if left <= 0:
-            last = str(count) if count is not None else note
-            if drain.on_timeout == "proceed":
-                return "ok", f"queue not empty at timeout ({last}); proceeding"
-            return "timeout", f"queue not empty after {human(limit)} ({last})"
-        reason = _wait(min(drain.interval.total_seconds(), left), check)
-        if reason is not None:
-            return "interrupted", f"interrupted: {reason}"
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    count, note = _poll_count(drain)
+    with open(log_path, "ab") as log:
+        _note(log, f"{_now()} step {step.name}: drain {drain.url} params={list(drain.params)!r}: "
+                   f"{note}")
+    return count, note
 
 
 def run_step(step: Step, cwd: Path | None, env: dict[str, str], log_path: Path, check: Check,
              *, grace: float = GRACE, on_start: Callable[[int], None] | None = None) -> StepRun:
-    """Run a step (argv or drain), logging to log_path; check() non-None interrupts it.
+    """Run a step's argv (with retries), logging to log_path; check() non-None interrupts it.
 
     on_start(pid) is told each attempt's process group id, so that a later run can stop a group
     whose kcistage was killed (SIGKILL cannot be caught)."""
@@ -209,13 +183,10 @@ def run_step(step: Step, cwd: Path | None, env: dict[str, str], log_path: Path, 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with open(log_path, "ab") as log:
-        if step.drain is not None:
-            result, detail = _run_drain(step, log, check)
-            attempts = 1
-        elif step.run:
+        if step.run:
             result, attempts, detail = _run_argv(step, cwd, env, log, check, grace, on_start)
         else:
-            result, attempts, detail = "failed", 0, "step has neither run nor drain"
+            result, attempts, detail = "failed", 0, "the step has no command to run"
         _note(log, f"=== {_now()} step {step.name}: {result} ({detail})")
     return StepRun(result=result, seconds=round(time.monotonic() - started, 3),
                    attempts=attempts, detail=detail)

@@ -155,7 +155,8 @@ def test_status_json_on_recorded_state(tmp_path: Path) -> None:
     ids = [d["id"] for d in doc["last"]]
     assert ids == sorted(ids, reverse=True)
     for dep in doc["last"]:
-        assert set(dep) == {"id", "cycle", "trigger", "result", "started", "finished", "prs", "steps"}
+        assert set(dep) == {"id", "cycle", "trigger", "result", "reason", "started", "finished", "prs",
+                            "steps"}
         for ref in dep["prs"]:
             assert "#" in ref and len(ref.split("@")[1]) == 40
     for pr in doc["prs"]:

@@ -45,14 +45,17 @@ def check_spec_shape(out: dict) -> None:
     assert set(out) == {"running", "paused", "next", "last", "prs"}
     if out["running"] is not None:
         run = out["running"]
-        assert set(run) == {"id", "cycle", "trigger", "started", "step", "restarts"}
+        assert set(run) == {"id", "cycle", "trigger", "started", "step", "waiting", "restarts"}
+        assert run["waiting"] is None or isinstance(run["waiting"], str)
         assert isinstance(run["id"], int) and isinstance(run["restarts"], int)
         assert run["cycle"] in ("partial", "full")
     assert set(out["next"]) == {"action", "at", "reason"}
     assert out["next"]["action"] in ("none", "wait", "partial", "full")
     assert isinstance(out["next"]["reason"], str)
     for dep in out["last"]:
-        assert set(dep) == {"id", "cycle", "trigger", "result", "started", "finished", "prs", "steps"}
+        assert set(dep) == {"id", "cycle", "trigger", "result", "reason", "started", "finished", "prs",
+                            "steps"}
+        assert dep["reason"] is None or isinstance(dep["reason"], str)
         assert dep["result"] in ("running", "success", "failed", "interrupted")
         assert dep["trigger"] in ("change", "periodic", "command", "manual", "bisect")
         assert all(isinstance(p, str) for p in dep["prs"])
@@ -77,7 +80,7 @@ def test_json_has_exactly_spec_keys(doc: dict) -> None:
     check_spec_shape(out)
     assert out["running"] == {"id": 14, "cycle": "partial", "trigger": "change",
                               "started": "2024-05-01T10:00:00+00:00", "step": "pipeline",
-                              "restarts": 1}
+                              "waiting": None, "restarts": 1}
     assert out["next"] == doc["next"]
     assert [d["id"] for d in out["last"]] == [14, 13, 12, 11]
     assert out["last"][1]["steps"][2] == {"name": "kernel", "result": "timeout", "seconds": 3600.0,

@@ -18,7 +18,15 @@ from urllib.parse import parse_qsl, urlparse
 import pytest
 
 from kcistage.core.settings import Drain, Step
-from kcistage.shell.steps import MARKER_VARIABLE, StepRun, marked_processes, parse_count, run_step, stop_marked
+from kcistage.shell.steps import (
+    MARKER_VARIABLE,
+    StepRun,
+    marked_processes,
+    parse_count,
+    poll_drain,
+    run_step,
+    stop_marked,
+)
 
 HELPERS = Path(__file__).resolve().parents[1] / "steps_helpers"
 PY = sys.executable
@@ -215,36 +223,24 @@ def _drain(url: str, timeout: float = 2, on_timeout: str = "fail") -> Step:
         on_timeout=on_timeout))
 
 
-def test_drain_bare_integers(tmp_path: Path, server: tuple[str, _Counts]) -> None:
+def test_drain_asked_once_per_check(tmp_path: Path, server: tuple[str, _Counts]) -> None:
     url, state = server
     state.answers = ["2", "1\n", "0"]
-    run = run_step(_drain(url), None, {}, tmp_path / "d.log", never)
-    assert (run.result, run.detail, run.attempts) == ("ok", "drained", 1)
+    found = [poll_drain(_drain(url), tmp_path / "d.log") for _ in range(3)]
+    assert found == [(2, "count 2"), (1, "count 1"), (0, "count 0")]
     assert state.queries == [{"state": "running", "kind": "job"}] * 3
     log = (tmp_path / "d.log").read_text()
-    assert [line.split("poll: ")[1] for line in log.splitlines() if "poll: " in line] == \
-        ["count 2", "count 1", "count 0"]
+    assert [line.split(": ")[-1] for line in log.splitlines()] == ["count 2", "count 1", "count 0"]
 
 
 def test_drain_json_count_and_bad_answers(tmp_path: Path, server: tuple[str, _Counts]) -> None:
     url, state = server
     state.answers = ['{"count": 3}', "<500>", "not a number", '{"other": 1}', '{"count": 0}']
-    run = run_step(_drain(url), None, {}, tmp_path / "d.log", never)
-    assert run.result == "ok" and len(state.queries) == 5
+    found = [poll_drain(_drain(url), tmp_path / "d.log") for _ in range(5)]
+    assert [count for count, _ in found] == [3, None, None, None, 0]
+    assert found[1][1] == "HTTP 500" and "unparseable" in found[2][1]
     log = (tmp_path / "d.log").read_text()
     assert "count 3" in log and "HTTP 500" in log and "unparseable" in log
-
-
-def test_drain_timeout_fail_and_proceed(tmp_path: Path, server: tuple[str, _Counts]) -> None:
-    url, state = server
-    state.answers = ["5"]
-    failed = run_step(_drain(url, timeout=0.3), None, {}, tmp_path / "a.log", never)
-    assert failed.result == "timeout" and "(5)" in failed.detail
-    assert 0.3 <= failed.seconds < 2
-    proceeded = run_step(_drain(url, timeout=0.3, on_timeout="proceed"), None, {},
-                         tmp_path / "b.log", never)
-    assert (proceeded.result, proceeded.detail) == \
-        ("ok", "queue not empty at timeout (5); proceeding")
 
 
 def test_drain_unreachable_counts_as_not_drained(tmp_path: Path) -> None:
@@ -252,23 +248,15 @@ def test_drain_unreachable_counts_as_not_drained(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/count"
-    run = run_step(_drain(url, timeout=0.3), None, {}, tmp_path / "d.log", never)
-    assert run.result == "timeout" and "unreachable" in run.detail
+    count, answer = poll_drain(_drain(url, timeout=0.3), tmp_path / "d.log")
+    assert count is None and "unreachable" in answer
     assert "unreachable" in (tmp_path / "d.log").read_text()
 
 
-def test_drain_interrupted_by_check(tmp_path: Path, server: tuple[str, _Counts]) -> None:
+def test_a_drain_step_is_not_run_as_a_command(tmp_path: Path, server: tuple[str, _Counts]) -> None:
     url, state = server
-    state.answers = ["7"]
-    calls = []
-
-    def check() -> str | None:
-        calls.append(1)
-        return "shutdown" if len(calls) > 3 else None
-
-    run = run_step(_drain(url, timeout=30), None, {}, tmp_path / "d.log", check)
-    assert (run.result, run.detail) == ("interrupted", "interrupted: shutdown")
-    assert run.seconds < 2
+    run = run_step(_drain(url), None, {}, tmp_path / "d.log", never)
+    assert run.result == "failed" and state.queries == []  # the engine checks drains between runs
 
 
 @pytest.mark.parametrize("body, count", [
