@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kcistage import __version__
 from kcistage.cli import check, controls, demo, run, serve, status
 from kcistage.core import paths
 from kcistage.errors import exit_code_of, one_line
@@ -88,7 +87,7 @@ class _Kcistage(click.Group):
 @click.option("--now", envvar="KCISTAGE_NOW", metavar="ISO-8601",
               help="Start the tool's clock at this time (default: $KCISTAGE_NOW, else real time).")
 @click.option("-v", "--verbose", is_flag=True, help="Print details of every decision and step.")
-@click.version_option(__version__, prog_name="kcistage")
+@click.version_option(package_name="kcistage", prog_name="kcistage")  # read only for --version
 @click.pass_context
 def main(ctx: click.Context, config: str | None, now: str | None, verbose: bool) -> None:
     """Keep a staging deployment up to date with the open pull requests of trusted people.

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 VERBS = ("deploy", "trigger")
 
-# CommonMark block structure (GitHub's comments are CommonMark plus extensions that add no
-# code or quote blocks). markdown-it-py is pure Python and already required by rich.
-_MARKDOWN = MarkdownIt("commonmark")
 # Punctuation people put after a mention or around a word ("@kcibot: deploy", "`abc1234`.").
 _MENTION_SEPARATORS = ":,"
 _WORD_TRIM = "`'\".,;:!?()[]<>"
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    """CommonMark's block structure (GitHub's comments are CommonMark plus extensions that add no
+    code or quote blocks). markdown-it-py is pure Python and already required by rich; imported
+    on the first comment only (about 20 ms of CPU an idle tick need not spend)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark")
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,7 @@ def _command_lines(body: str) -> list[str]:
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     keep: set[int] = set()
     quoted = 0  # depth of block quotes around the current token
-    for token in _MARKDOWN.parse("\n".join(lines)):
+    for token in _markdown().parse("\n".join(lines)):
         if token.type == "blockquote_open":
             quoted += 1
         elif token.type == "blockquote_close":

@@ -11,8 +11,7 @@ from kcistage.core import culprit, rules
 from kcistage.core.enums import DeployResult
 from kcistage.core.model import Target, format_time, parse_time
 from kcistage.core.state import DeploymentRecord, State
-from kcistage.core.verification import FLAKY_WINDOW
-from kcistage.core.verification_plan import concluded_trees, failed_deployment, find_baseline
+from kcistage.core.verification_plan import failed_deployment
 
 
 def is_probe(record: Mapping[str, Any]) -> bool:
@@ -154,6 +153,11 @@ def _trees(deployments: list[DeploymentRecord], before: set[int | None]) -> set[
     else a failed deployment a culprit search judges with the history as it was then): the
     baseline and the last FLAKY_WINDOW concluded trees (core/verification_plan chooses both)."""
     names = {s["name"] for d in deployments for s in d["steps"] if "tree" in s}
+    if not names:
+        return set()  # no kernelci step: an idle tick need not load the verification
+    from kcistage.core.verification import FLAKY_WINDOW
+    from kcistage.core.verification_plan import concluded_trees, find_baseline
+
     ids: set[int] = set()
     for name in names:
         for when in before:

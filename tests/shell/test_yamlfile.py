@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kcistage.errors import ConfigError
+from kcistage.shell import yamlfile
 from kcistage.shell.yamlfile import read_yaml
 
 
@@ -35,3 +37,11 @@ def test_an_unusual_problem_keeps_pyyaml_words(tmp_path: Path) -> None:
     path.write_text("a: !!python/object:os.system x\n")
     with pytest.raises(ConfigError, match=r"line 1, column 4: YAML: .*could not determine a constructor"):
         read_yaml(path)
+
+
+@pytest.mark.skipif(yamlfile._FastLoader is None, reason="PyYAML built without libyaml")
+def test_libyamls_loader_reads_the_shipped_config_alike_and_refuses_duplicates() -> None:
+    text = (Path(__file__).resolve().parents[2] / "config.yaml").read_text()
+    assert yaml.load(text, Loader=yamlfile._FastLoader) == yaml.load(text, Loader=yamlfile._StrictLoader)  # noqa: S506
+    with pytest.raises(yaml.YAMLError, match="duplicate key 'history'"):
+        yaml.load("history: 3\nhistory: 4\n", Loader=yamlfile._FastLoader)  # noqa: S506
