@@ -375,9 +375,10 @@ def _run_on_failure(ctx: Context, record: DeploymentRecord) -> None:
     env["KCISTAGE_FAILED_STEP"] = step
     env["KCISTAGE_LOG"] = str(log_path(ctx.cfg.workdir, record["id"], step)) if step else ""
     try:
-        subprocess.run(list(ctx.cfg.notify.on_failure or ()), env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300,
-                       check=False)
+        with stopping.cut_short():  # SIGTERM ends the wait at once (subprocess.run kills it)
+            subprocess.run(list(ctx.cfg.notify.on_failure or ()), env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=300, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         ctx.out.line(f"notify.on_failure could not run: {exc}")
 

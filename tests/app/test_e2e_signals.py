@@ -119,7 +119,7 @@ def _whole_group_stopped(sandbox: Sandbox, hold: Path, marker: Path) -> None:
     proc = start(sandbox, "deploy")
     try:
         pgid = int(wait_for(lambda: marker.exists() and marker.read_text(), timeout=30,
-                            what="the step holding"))
+                            what="the step holding").split()[0])
         os.killpg(pgid, signal.SIGTERM)  # the step first, then kcistage: the step's end races
         seconds, out, err = term_and_time(proc)
     finally:
@@ -176,3 +176,34 @@ def test_sigkill_the_instant_a_step_appears_never_leaves_it_running(tmp_path: Pa
                 pid = int(path.read_text() or 0)
                 if pid and pid_alive(pid):
                     os.kill(pid, signal.SIGKILL)
+
+
+def test_sigterm_while_notify_on_failure_runs(tmp_path: Path) -> None:
+    """notify.on_failure may take up to 5 minutes: SIGTERM ends it and the run at once."""
+    hold, marker = tmp_path / "hold", tmp_path / "marker"
+    failing = Path(__file__).resolve().parents[1] / "steps_helpers" / "exit_code.py"
+    overrides: dict[str, Any] = {
+        "steps": [{"name": "restart-api", "cwd": "kernelci-api",
+                   "run": [sys.executable, str(failing), "0"]}],
+        "notify": {"on_failure": [sys.executable, str(HELPER), str(hold), str(marker), "die"]}}
+    with Sandbox(tmp_path / "sb", overrides=overrides) as sandbox:
+        base_deploy(sandbox)
+        overrides["steps"][0]["run"][-1] = "3"  # the step fails from now on
+        sandbox.overrides = overrides
+        sandbox.write_config()
+        hold.touch()
+        proc = start(sandbox, "deploy")
+        try:
+            pid = int(wait_for(lambda: marker.exists() and marker.read_text(), timeout=30,
+                               what="notify.on_failure running").split()[1])
+            seconds, out, err = term_and_time(proc)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        alive = running(pid)  # (in kcistage's process group: only the process itself is killed)
+        if alive:
+            os.kill(pid, signal.SIGKILL)
+        assert seconds < LIMIT, f"SIGTERM took {seconds:.1f}s to end the run: {out} {err}"
+        assert not alive, "notify.on_failure outlived kcistage"
+        assert sandbox.state()["deployments"][-1]["result"] == "failed"  # it had failed already
+        assert "Traceback" not in err

@@ -1,4 +1,4 @@
-"""Step helper: when the file HOLD exists, write this process group's id to MARKER and wait for
+"""Step helper: when the file HOLD exists, write "<process group id> <pid>" to MARKER and wait for
 SIGTERM; then exit 0 ("graceful": as a daemon does) or die of it ("die"). Else exit 0 at once.
 
 `python hold_until_term.py HOLD MARKER exit0|die`
@@ -15,7 +15,7 @@ if not hold.exists():
 if mode == "exit0":
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 tmp = marker.with_suffix(".tmp")
-tmp.write_text(str(os.getpgid(0)))
+tmp.write_text(f"{os.getpgid(0)} {os.getpid()}")
 tmp.rename(marker)  # whole or absent: the test reads it as soon as it appears
 while True:
     time.sleep(0.05)
