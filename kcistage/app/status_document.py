@@ -7,10 +7,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from kcistage.core import controls, culprit, rules
+from kcistage.core import controls, culprit, guidance, rules
 from kcistage.core.enums import Cause
 from kcistage.core.history import ended, facts, last_success, load_search
 from kcistage.core.model import format_time, parse_time, pr_ref
+from kcistage.core.rules import hhmm
 from kcistage.core.settings import Config
 from kcistage.core.state import DeploymentRecord, State
 from kcistage.shell import controls as controls_file
@@ -53,14 +54,38 @@ def status_document(cfg: Config, state: State, now: datetime,
     held = current.get("waiting") if current is not None else None
     if running is not None and held:  # (for /metrics: how long the step has waited)
         running["waiting_seconds"] = max(0.0, (now - parse_time(held["since"])).total_seconds())
+    nxt = _next(cfg, state, now, current, alive, operator["paused"])
+    observed = state.get("observed")
+    prs = pr_rows(state, operator["excluded"], current)
+    guide = guidance.Next(action=nxt["action"], at=parse_time(nxt["at"]) if nxt["at"] else None,
+                          waits=nxt.get("waits"), paused=operator["paused"] is not None,
+                          running=current["id"] if current is not None else None)
+    for row in prs:
+        _guide(cfg, state, row, guide)
     return {
         "running": running,
         "paused": operator["paused"],
-        "next": _next(cfg, state, now, current, alive, operator["paused"]),
+        "next": nxt,
         "last": [_deployment(d) for d in reversed(deployments[-RECENT:])],
-        "prs": pr_rows(state, operator["excluded"]),
+        "prs": prs,
         "generated": format_time(now),
+        "polled": observed["at"] if observed else None,
     }
+
+
+def _guide(cfg: Config, state: State, row: dict[str, Any], nxt: guidance.Next) -> None:
+    """Add to a PR row its GitHub address and what would change its state (`change`)."""
+    repo = next((r for r in cfg.repos if r.name == row["repo"]), None)
+    record: dict[str, Any] = dict(state["prs"].get(f"{row['repo']}#{row['number']}") or {})
+    excluded: dict[str, Any] = dict(record.get("excluded") or {})
+    row["url"] = f"https://github.com/{repo.github}/pull/{row['number']}" if repo else None
+    row["change"] = guidance.what_changes(guidance.Standing(
+        repo=row["repo"], number=row["number"], sha=row["sha"], state=row["state"],
+        cause=row.get("cause"), base=repo.base if repo else "its base",
+        label=cfg.trust.skip_label,
+        conflict_with=tuple(str(ref) for ref in excluded.get("conflict_with") or ()),
+        needs=tuple(str(ref) for ref in record.get("needs") or ()),
+        deploying=row.get("deploying")), nxt, cfg.github.bot)
 
 
 def _next(cfg: Config, state: State, now: datetime, current: DeploymentRecord | None,
@@ -88,7 +113,8 @@ def _next(cfg: Config, state: State, now: datetime, current: DeploymentRecord | 
                              paused)
     action = decision.action if decision.action in ("none", "wait", "partial", "full") else "wait"
     at = decision.at if decision.at is not None else (now if action in ("partial", "full") else None)
-    return {"action": action, "at": format_time(at) if at else None, "reason": decision.reason}
+    return {"action": action, "at": format_time(at) if at else None, "reason": decision.reason,
+            "waits": decision.waits}
 
 
 def _deployment(record: DeploymentRecord) -> dict[str, Any]:
@@ -121,33 +147,53 @@ def _spec_step(step: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def pr_rows(state: State, by_hand: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Every open PR with its state: eligible ones are deployed when in the staging that is up.
+def pr_rows(state: State, by_hand: dict[str, Any] | None = None,
+            running: DeploymentRecord | None = None) -> list[dict[str, Any]]:
+    """Every open PR with its state: eligible ones are deployed when in the staging that is up,
+    `deploying in #N (<step>, since <time>)` while the `running` deployment holds them.
 
     An exclusion by hand made since the last tick (`by_hand`: the controls' "excluded") shows at
-    once, as it will be from the next decision."""
+    once, as it will be from the next decision. Each row also has `cause`, `deploying` (the
+    running deployment's id or None) and `deployment` (the latest that merged the PR)."""
     by_hand = by_hand or {}
     good = last_success(state["deployments"])
     up = {(name, n, sha) for name, e in good["target"].items() for n, sha in e["prs"]} if good else set()
     up_id = good["id"] if good else None
+    inside = ({(name, n, sha) for name, e in running["target"].items() for n, sha in e["prs"]}
+              if running is not None else set())
+    latest: dict[tuple[str, int], int] = {}
+    for record in state["deployments"]:  # oldest first: the newest wins
+        for name, entry in record["target"].items():
+            for n, _sha in entry["prs"]:
+                latest[(name, n)] = record["id"]
     rows = []
     for pr in sorted(state.get("prs", {}).values(), key=lambda p: (p["repo"], p["number"])):
         pr_state, reason = pr.get("state", "pending"), pr.get("reason", "")
+        cause = pr.get("cause")
+        deploying = None
         key = f"{pr['repo']}#{pr['number']}"
         if key in by_hand and pr.get("cause") != Cause.BY_HAND and pr_state != "skipped":
-            pr_state = "excluded"
+            pr_state, cause = "excluded", Cause.BY_HAND
             reason = f"{controls.by_hand_reason(by_hand[key])} (from the next tick)"
         elif key not in by_hand and pr.get("cause") == Cause.BY_HAND:
             reason = f"{reason} (included again: back at the next tick)"
+            cause = None
+        elif pr_state == "pending" and running is not None and \
+                (pr["repo"], pr["number"], pr["sha"]) in inside:
+            deploying = running["id"]
+            step = running.get("step") or "starting"
+            since = hhmm(parse_time(running["started"]))
+            reason = f"deploying in #{running['id']} ({step}, since {since} UTC)"
         elif pr_state == "pending" and pr.get("cause") is not None:
             pass  # held back (waits for a dependency, its own checks run): the reason says so
         elif pr_state == "pending" and (pr["repo"], pr["number"], pr["sha"]) in up:
             pr_state, reason = "deployed", f"{reason}; deployed in deployment {up_id}"
-        elif pr_state == "pending":
+        elif pr_state == "pending" and cause is None:
             reason = f"{reason}; waiting for the next deployment"
         rows.append({"repo": pr["repo"], "number": pr["number"], "author": pr["author"],
                      "sha": pr["sha"], "state": pr_state, "reason": reason,
-                     "title": pr.get("title", "")})
+                     "title": pr.get("title", ""), "cause": cause, "deploying": deploying,
+                     "deployment": latest.get((pr["repo"], pr["number"]))})
     return rows
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kcistage.core.enums import Action, Cause
+from kcistage.core.enums import Action, Cause, WaitFor
 from kcistage.core.rules import Decision
 from kcistage.core.state import Exclusion
 from kcistage.core.trust import exclusion_cause
@@ -200,8 +200,17 @@ def hold(decision: Decision, paused: dict[str, str] | None) -> Decision:
 
     Only ticks are held (by rule, a command or a culprit search); `kcistage deploy` never asks.
     """
-    if paused is None or decision.action not in (Action.PARTIAL, Action.FULL):
+    if paused is None:
+        return decision
+    if decision.action == Action.WAIT and decision.trigger is not None:
+        # a cycle waiting for settle or throttle: the pause comes first, it may outlast both
+        return Decision(action=Action.WAIT, at=None, trigger=decision.trigger,
+                        target=decision.target, waits=WaitFor.PAUSE,
+                        reason=f"{paused_reason(paused)}; then the cycle waiting "
+                               f"({decision.reason}) waits for `kcistage resume`")
+    if decision.action not in (Action.PARTIAL, Action.FULL):
         return decision
     return Decision(action=Action.WAIT, at=None, trigger=decision.trigger, target=decision.target,
+                    waits=WaitFor.PAUSE,
                     reason=f"{paused_reason(paused)}; the {decision.action} cycle due "
                            f"({decision.reason}) waits for `kcistage resume`")

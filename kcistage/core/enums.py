@@ -73,6 +73,14 @@ class Cause(StrEnum):
     CHECKS_FAILED = "checks_failed"  # one of its own checks failed (repos[].gate)
 
 
+class WaitFor(StrEnum):
+    """What a decision to wait waits for."""
+
+    SETTLE = "settle"  # the target changed less than `settle` ago
+    THROTTLE = "throttle"  # the last deployment finished less than `throttle` ago
+    PAUSE = "pause"  # an operator's pause
+
+
 class Action(StrEnum):
     """What the rules decide at a tick."""
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kcistage.core.durations import human
+from kcistage.core.enums import WaitFor
 from kcistage.core.model import Target
 from kcistage.core.settings import Schedule
 
@@ -75,6 +76,7 @@ class Decision:
     trigger: str | None  # for partial/full/restart; for wait: the trigger it will start with
     reason: str
     target: Target | None = None
+    waits: WaitFor | None = None  # a wait: what for (settle, throttle, a pause)
 
 
 def hhmm(value: datetime) -> str:
@@ -150,9 +152,11 @@ def _decide_changed(facts: Facts, schedule: Schedule) -> Decision:
     if throttle_at is not None and throttle_at > settle_at:
         assert facts.last_finished is not None
         why = f"throttled until {hhmm(due)} (last deployment finished {hhmm(facts.last_finished)})"
+        waits = WaitFor.THROTTLE
     else:
         why = f"waiting for settle until {hhmm(due)} (first change {hhmm(first)})"
-    return Decision("wait", due, "change", f"{why}; then a {cycle} cycle", facts.target)
+        waits = WaitFor.SETTLE
+    return Decision("wait", due, "change", f"{why}; then a {cycle} cycle", facts.target, waits)
 
 
 def _decide_unchanged(facts: Facts, schedule: Schedule) -> Decision:
@@ -180,7 +184,7 @@ def _decide_unchanged(facts: Facts, schedule: Schedule) -> Decision:
             "wait", throttle_at, "periodic",
             f"{prefix}; {_full_note(facts)}; throttled until {hhmm(throttle_at)} "
             f"(last deployment finished {hhmm(facts.last_finished)})",
-            facts.target,
+            facts.target, WaitFor.THROTTLE,
         )
     return Decision("full", now, "periodic", f"{prefix}; {_full_note(facts)}", facts.target)
 

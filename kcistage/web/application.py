@@ -20,16 +20,18 @@ from kcistage.app.status_document import render_json, status_document
 from kcistage.core import paths
 from kcistage.core.display import parse_time_lenient as parse
 from kcistage.core.history import last_success
+from kcistage.core.model import format_time
 from kcistage.core.settings import Config
 from kcistage.core.state import State
 from kcistage.errors import KcistageError
 from kcistage.shell import statefile
-from kcistage.web import metrics, page
+from kcistage.web import deployment_page, metrics, page
 from kcistage.web.webhook import Receiver
 
 HEALTHY_POLL_AGE = timedelta(minutes=5)
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
+_HTML = "text/html; charset=utf-8"
 _COMMON = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
            ("Cache-Control", "no-store")]
 
@@ -124,11 +126,15 @@ class Application:
             return _answer(start_response, answer.status, answer.text)
         routes = {"/": self.page, "/status.json": self.status_json, "/metrics": self.metrics,
                   "/healthz": self.healthz}
-        if path not in routes:
+        handler = routes.get(path)
+        if handler is None and path.startswith("/deployments/"):
+            ident = deployment_page.deployment_id(path)
+            handler = (lambda: self.deployment(ident)) if ident is not None else self.no_deployment
+        if handler is None:
             return _answer(start_response, 404, "not found")
         if method not in ("GET", "HEAD"):
             return _answer(start_response, 405, "GET only", [("Allow", "GET, HEAD")])
-        status, content_type, body, extra = routes[path]()
+        status, content_type, body, extra = handler()
         return _send(start_response, status, content_type, body, extra, len(body))
 
     def _document(self) -> tuple[Snapshot, dict[str, Any] | None]:
@@ -138,13 +144,35 @@ class Application:
         return snapshot, status_document(self.cfg, snapshot.state, self.clock())
 
     def page(self) -> tuple[int, str, bytes, list[tuple[str, str]]]:
-        """GET /: the HTML status page."""
+        """GET /: the HTML status page (503 and a page saying why before the first tick)."""
         snapshot, doc = self._document()
         if doc is None or snapshot.state is None:
-            return 503, "text/plain; charset=utf-8", f"{snapshot.problem}\n".encode(), []
+            html = (page.no_tick_yet(str(self.cfg.state_file)) if not self.cfg.state_file.exists()
+                    else page.unreadable(str(snapshot.problem)))
+            return 503, _HTML, html.encode(), [("Content-Security-Policy", page.CSP)]
         html = page.render(doc, snapshot.state["deployments"])
-        return 200, "text/html; charset=utf-8", html.encode(), [
-            ("Content-Security-Policy", page.CSP)]
+        return 200, _HTML, html.encode(), [("Content-Security-Policy", page.CSP)]
+
+    def deployment(self, ident: int) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+        """GET /deployments/<id>: one recorded deployment (404 when it is not recorded)."""
+        snapshot = self.reader.read()
+        if snapshot.state is None:
+            html = page.unreadable(str(snapshot.problem))
+            return 503, _HTML, html.encode(), [("Content-Security-Policy", page.CSP)]
+        deployments = snapshot.state["deployments"]
+        record = next((d for d in deployments if d.get("id") == ident), None)
+        if record is None:
+            return self.no_deployment(f"No deployment #{ident} is recorded.")
+        repos = {r.name: r.github for r in self.cfg.repos}
+        html = deployment_page.render(record, deployments, snapshot.state, repos,
+                                      format_time(self.clock()))
+        return 200, _HTML, html.encode(), [("Content-Security-Policy", page.CSP)]
+
+    def no_deployment(self, text: str = "Not a deployment id."
+                      ) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+        """404 for an unknown or malformed deployment id."""
+        html = deployment_page.not_found(text)
+        return 404, _HTML, html.encode(), [("Content-Security-Policy", page.CSP)]
 
     def status_json(self) -> tuple[int, str, bytes, list[tuple[str, str]]]:
         """GET /status.json: the `status --json` document."""

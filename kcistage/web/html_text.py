@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from kcistage.core.display import minute, parse_time_lenient, printable
@@ -22,3 +23,26 @@ def when(text: Any) -> str:
     if value is None:
         return esc(text) if text else "-"
     return minute(value)
+
+
+def link(href: str, text_html: str) -> str:
+    """An <a> to `href` (escaped) around HTML that is already escaped."""
+    return f'<a href="{esc(href)}">{text_html}</a>'
+
+
+def ago(seconds: float | None) -> str:
+    """`just now`, `1 minute ago`, `3 hours ago`, `2 days ago` (escaped; `-` when unknown)."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'' if n == 1 else 's'} ago"
+    return "-"
+
+
+def with_code(value: Any) -> str:
+    """Text escaped, its `backtick` spans (commands to type) shown as <code>."""
+    return re.sub(r"`([^`<>]+)`", r"<code>\1</code>", esc(value))

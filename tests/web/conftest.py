@@ -69,6 +69,7 @@ def recorded_state(prs: int = 0, deployments: int = 0) -> dict[str, Any]:
         "kernelci-api#12": pr(12, HOSTILE_LOGIN, "excluded", "culprit of deployment 2 <b>", HOSTILE_TITLE),
         "kernelci-api#13": pr(13, "nuclearcat", "pending", "trusted author", "api: models"),
     }
+    state["prs"]["kernelci-api#12"]["cause"] = "culprit"
     for n in range(prs):
         state["prs"][f"kernelci-api#{100 + n}"] = pr(100 + n, "JenySadadia", "pending",
                                                     "trusted author", f"change {n}")

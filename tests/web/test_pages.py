@@ -6,10 +6,8 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kcistage.app.status_document import render_json, status_document
@@ -19,7 +17,18 @@ from kcistage.web import page
 from kcistage.web.application import StateReader
 from kcistage.web.server import stop
 from tests.conftest import run_cli
-from tests.web.conftest import NOW, Site, iso, recorded_state, start_site, write_site
+from tests.web.browser import Browser
+from tests.web.conftest import (
+    NOW,
+    SHA,
+    Site,
+    deployment,
+    iso,
+    pr,
+    recorded_state,
+    start_site,
+    write_site,
+)
 
 SCREENSHOTS = Path(os.environ.get("KCISTAGE_SCREENSHOTS", "")) if os.environ.get(
     "KCISTAGE_SCREENSHOTS") else None
@@ -32,29 +41,130 @@ def test_the_page_shows_everything_and_escapes_what_came_from_github(site: Site)
     assert "default-src 'none'" in csp and "script-src" not in csp and "unsafe-inline" not in csp
     html = body.decode()
     # hostile title and login: text, never markup; no raw control character reaches the reader
-    assert "<script" not in html and "<img" not in html and "\x1b" not in html
+    assert "<script" not in html and "<img src=x" not in html and "\x1b" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
     assert "&quot;quoted&quot; &#x27;single&#x27; \\x1b[31mred\\x1b[0m &amp; more" in html
     assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in html
     assert "culprit of deployment 2 &lt;b&gt;" in html
-    # an anchor per PR, the picture, the recent deployments and the next action
+    # an anchor per PR, linked to GitHub and to the latest deployment that merged it
     assert 'id="kernelci-api-12"' in html and 'href="#kernelci-api-13"' in html
-    assert "<svg" in html and html.count("<rect") >= 3 + 4  # 3 bars + the legend
-    assert "deployment 2: partial (change), failed after 6m," in html
+    assert '<a href="https://github.com/kernelci/kernelci-api/pull/12">kernelci-api#12</a>' in html
+    assert '<a href="deployments/2">#2</a>' in html and '<a href="deployments/3">#3</a>' in html
+    # how old the last poll is, and a refresh without JavaScript
+    assert "Last poll of GitHub: <strong>1 minute ago</strong> (2026-03-02 11:59 UTC)" in html
+    assert '<meta http-equiv="refresh" content="60">' in html
+    # the picture (an image with a text alternative), the recent deployments, the next action
+    assert '<img src="data:image/svg+xml;base64,' in html and 'alt="Timeline of the last 3' in html
     assert "<strong>" in html and "Paused</dt><dd>no" in html
+    # what would change the excluded PR
+    assert "a new push (the new head is tried again)" in html
     head = site.request("HEAD", "/")
     assert head[0] == 200 and head[2] == b""
 
 
-def test_the_page_shows_a_running_deployment_and_a_pause(tmp_path: Path) -> None:
+def test_a_pr_inside_the_running_deployment_reads_deploying_and_a_pause_comes_first(
+        tmp_path: Path) -> None:
     state = recorded_state()
     state["deployments"][-1].update(result="running", finished=None, pid=os.getpid(), step="api")
-    doc = status_document(write_site(tmp_path, state=state), state, NOW)
-    doc["paused"] = {"by": "<nuclearcat>", "at": iso(-5), "reason": "kernel freeze"}
+    cfg = write_site(tmp_path, state=state)
+    doc = status_document(cfg, state, NOW)
+    row = next(r for r in doc["prs"] if r["number"] == 13)
+    assert (row["state"], row["reason"]) == ("pending", "deploying in #3 (api, since 11:00 UTC)")
+    assert row["change"].startswith("deployment #3 ends")
     html = page.render(doc, state["deployments"])
-    assert "deployment 3: partial (change), started" in html and "step api" in html
+    assert "deploying in #3 (api, since 11:00 UTC)" in html
+    assert '<a href="deployments/3">deployment #3</a>: partial (change), started' in html
+    assert "step api" in html
+    # status --json says the same
+    cli = run_cli(cfg.path, "status", "--json", now=NOW)
+    assert {(p["number"], p["reason"]) for p in json.loads(cli.stdout)["prs"]} >= {
+        (13, "deploying in #3 (api, since 11:00 UTC)")}
+
+
+def test_while_paused_next_says_paused_not_a_throttle_wait(tmp_path: Path) -> None:
+    state = recorded_state()
+    # deployment 3 finished 4 minutes ago with #13; #14 arrived since: throttled until 12:26
+    state["deployments"][-1].update(started=iso(-10), finished=iso(-4))
+    state["prs"]["kernelci-api#14"] = pr(14, "nuclearcat", "pending", "trusted author", "new")
+    state["observed"]["target"]["kernelci-api"]["prs"] = [[13, SHA], [14, SHA]]
+    state["changed_since"] = iso(-30)
+    cfg = write_site(tmp_path, state=state)
+    doc = status_document(cfg, state, NOW)
+    assert doc["next"]["waits"] == "throttle" and "throttled until 12:26" in doc["next"]["reason"]
+    row = next(r for r in doc["prs"] if r["number"] == 14)
+    assert row["change"] == "next deployment after 12:26 (throttle)"
+    paused = {"by": "<nuclearcat>", "at": iso(-5), "reason": "kernel freeze"}
+    doc = status_document(cfg, state, NOW, {"paused": paused, "excluded": {}, "include": {}})
+    assert doc["next"]["waits"] == "pause" and doc["next"]["at"] is None
+    assert doc["next"]["reason"].startswith("paused by <nuclearcat> since ")
+    row = next(r for r in doc["prs"] if r["number"] == 14)
+    assert row["change"] == "the pause ends when an operator resumes (`kcistage resume`)"
+    html = page.render(doc, state["deployments"])
+    assert "<dt>Next</dt><dd><strong>paused</strong>: paused by &lt;nuclearcat&gt;" in html
     assert '<span class="paused">paused</span> by &lt;nuclearcat&gt; since 2026-03-02 11:55 UTC: ' \
            "kernel freeze" in html
+
+
+def test_before_the_first_tick_the_page_says_how_to_start_the_timer(tmp_path: Path) -> None:
+    cfg = write_site(tmp_path)
+    cfg.state_file.unlink()
+    running, server, thread = start_site(cfg)
+    try:
+        status, headers, body = running.request("GET", "/")
+        assert status == 503 and headers["content-type"] == "text/html; charset=utf-8"
+        html = body.decode()
+        assert "No tick has run yet" in html and "systemctl enable --now kcistage.timer" in html
+        assert '<meta http-equiv="refresh" content="60">' in html
+        cfg.state_file.write_text("{not json")
+        status, _, body = running.request("GET", "/")
+        assert status == 503 and b"The state file cannot be read" in body
+    finally:
+        stop(server)
+        thread.join(5)
+
+
+def test_one_deployment_has_its_page_and_anything_else_is_404(tmp_path: Path) -> None:
+    state = recorded_state()
+    failed = state["deployments"][1]
+    failed.update(heads={"kernelci-api": "f" * 40}, reason="step api failed <b>",
+                  left_out=[{"repo": "kernelci-api", "number": 15, "sha": SHA,
+                             "reason": "conflict", "cause": "conflict"}])
+    failed["steps"][0].update(summary='<i>api</i> "down"', tree={
+        "treeid": "t", "commit": "c", "baseline": 1, "counts": {"test": {"pass": 3, "fail": 1}},
+        "regressions": ["test:<node>@qemu"], "flaky": []})
+    state["deployments"].append(dict(deployment(4, "partial", "success", -30, 2, [[13, SHA]]),
+                                     search={"probe": 1, "of": 1, "failed": 2}))
+    running, server, thread = start_site(write_site(tmp_path, state=state))
+    try:
+        status, headers, body = running.request("GET", "/deployments/2")
+        assert status == 200 and headers["content-type"] == "text/html; charset=utf-8"
+        assert "script-src" not in headers["content-security-policy"]
+        html = body.decode()
+        assert "<h1>Deployment #2</h1>" in html and '<a href="../">' in html
+        assert '<span class="r-failed">failed</span>: step api failed &lt;b&gt;' in html
+        assert f"<code>{'f' * 40}</code>" in html  # the staging branch's head, whole
+        assert '<a href="https://github.com/kernelci/kernelci-api/pull/12">kernelci-api#12</a>' \
+            in html
+        assert "kernelci-api#15</a> (conflict)" in html
+        assert "&lt;i&gt;api&lt;/i&gt; &quot;down&quot;" in html  # the step's summary, escaped
+        assert "test: 1 fail, 3 pass" in html and "regressions: test:&lt;node&gt;@qemu" in html
+        assert "6m" in html  # its duration
+        # the culprit search it started, with the deployment it made and its verdict
+        assert "Culprit search" in html and '<a href="4">#4</a>' in html
+        assert "candidate 1 of 1" in html
+        assert running.request("HEAD", "/deployments/2")[2] == b""
+        search = running.request("GET", "/deployments/4")[2].decode()
+        assert '<a href="2">deployment #2</a>' in search
+        for path in ("/deployments/99", "/deployments/0", "/deployments/abc", "/deployments/",
+                     "/deployments/2/", "/deployments/../../etc/passwd",
+                     "/deployments/%2e%2e/%2e%2e/etc/passwd", "/deployments/1e3",
+                     "/deployments/99999999999", "/deployments/-1"):
+            status, headers, body = running.request("GET", path)
+            assert status == 404, path
+            assert b"root:" not in body
+    finally:
+        stop(server)
+        thread.join(5)
 
 
 def test_status_json_is_the_status_json_document(site: Site) -> None:
@@ -139,32 +249,73 @@ def test_the_state_is_parsed_again_only_when_the_file_changed(tmp_path: Path) ->
     assert "kernelci-api#13" not in (reader.read().state or {})["prs"]
 
 
-def _chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("chromium is not installed (.ci/run installs it)")
-    return subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", f"--user-data-dir={tmp / 'profile'}", *args],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+def showcase_state() -> dict:
+    """A busy morning: a running partial deployment, PRs in every state, a day of history."""
+    state = recorded_state()
+    records = []
+    for i in range(1, 25):
+        cycle = "full" if i % 8 == 1 else "partial"
+        result = "failed" if i in (7, 15) else "interrupted" if i == 11 else "success"
+        records.append(deployment(i, cycle, result, -1440 + i * 55, 95 if cycle == "full" else 9,
+                                  [[13, SHA]] if i > 20 else []))
+    records.append(deployment(25, "partial", "running", -6, 0, [[13, SHA], [16, SHA]]))
+    records[-1].update(pid=os.getpid(), step="restart-api")
+    state["deployments"] = records
+    state["next_id"] = 26
+    state["prs"].update({
+        "kernelci-api#16": pr(16, "JenySadadia", "pending", "trusted author",
+                              "api: paginate the node list"),
+        "kernelci-api#17": pr(17, "octo-dev", "skipped",
+                              "author not trusted and no approval (a maintainer can comment "
+                              "`@kcibot deploy`)", "docs: fix a typo in the README"),
+        "kernelci-api#18": pr(18, "broonie", "skipped", "draft", "WIP: models v3"),
+    })
+    state["prs"]["kernelci-api#17"]["cause"] = "untrusted"
+    state["prs"]["kernelci-api#18"]["cause"] = "draft"
+    return state
 
 
-def test_a_real_browser_renders_the_page_without_running_anything(site: Site, tmp_path: Path) -> None:
-    dom = _chromium("--dump-dom", site.url + "#kernelci-api-12", tmp=tmp_path)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    text = dom.stdout
-    # the rendered DOM holds the hostile title as text: the browser built no element from it
-    assert "<script" not in text and "<img" not in text
-    assert "&lt;script&gt;alert(\"x\")&lt;/script&gt;" in text
-    assert 'id="kernelci-api-12"' in text and "<svg" in text
-    shot = tmp_path / "page.png"
-    taken = _chromium(f"--screenshot={shot}", "--window-size=1200,900", site.url, tmp=tmp_path)
-    assert taken.returncode == 0, taken.stderr[-2000:]
-    assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    if SCREENSHOTS:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, SCREENSHOTS / f"status-page-{int(time.time())}.png")
+def _no_sideways_scroll(browser: Browser) -> list:
+    return browser.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+
+
+def test_a_real_browser_shows_the_page_at_1280_and_360_pixels(tmp_path: Path) -> None:
+    """Loaded by headless chromium: nothing the browser built from the hostile text, no
+    horizontal scrolling on a 360-pixel phone, the timeline image decoded; screenshots."""
+    running, server, thread = start_site(write_site(tmp_path / "site", state=showcase_state()))
+    browser = Browser(tmp_path / "profile")
+    try:
+        for width, mobile in ((1280, False), (360, True)):
+            browser.load(running.url + "#kernelci-api-12", width, mobile=mobile)
+            # the DOM holds the hostile title as text: the browser made no element from it
+            assert browser.evaluate("document.querySelectorAll('script').length") == 0
+            assert browser.evaluate("document.querySelectorAll('img[src=x]').length") == 0
+            assert '<script>alert("x")</script>' in browser.evaluate(
+                "document.getElementById('kernelci-api-12').textContent")
+            # the timeline is a decoded image, as wide as the page allows and no wider
+            img = browser.evaluate("(() => {const i = document.querySelector('figure img');"
+                                   " return [i.complete, i.naturalWidth, i.width];})()")
+            assert img[0] is True and img[1] > 0 and 0 < img[2] <= width, img
+            scroll, inner = _no_sideways_scroll(browser)
+            assert scroll <= inner, f"{width}px: the page is {scroll}px wide"
+            if mobile:  # the PR table became one block per PR, each value labelled
+                assert browser.evaluate(
+                    "getComputedStyle(document.querySelector('table.rows thead')).display") == "none"
+                assert browser.evaluate("document.images[0].currentSrc.length < "
+                                        "document.images[0].src.length")  # the narrow picture
+            shot = tmp_path / f"status-page-{width}.png"
+            browser.screenshot(shot)
+            assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+            if SCREENSHOTS:
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                shutil.copy(shot, SCREENSHOTS / shot.name)
+        browser.load(running.url + "deployments/7", 360, mobile=True)
+        scroll, inner = _no_sideways_scroll(browser)
+        assert scroll <= inner and "deployment #7" in browser.evaluate("document.title")
+    finally:
+        browser.close()
+        stop(server)
+        thread.join(5)
 
 
 def test_serve_runs_from_the_command_line(tmp_path: Path) -> None:

@@ -9,23 +9,34 @@ from kcistage.web.html_text import esc
 from tests.web.conftest import deployment, iso
 
 
-def test_the_timeline_puts_cycles_in_lanes_and_shows_a_running_deployment() -> None:
+def test_the_timeline_has_a_time_axis_lanes_and_patterns_not_only_colours() -> None:
     records = [deployment(1, "full", "success", -200, 100), deployment(2, "partial", "failed", -50, 5),
                deployment(3, "partial", "running", -10, 0)]
-    bars = timeline.bars(records, iso(0))
-    assert [(b["id"], b["result"], round(b["seconds"])) for b in bars] == [
+    bars = timeline.bars(records, iso(0), timeline.SHOWN)
+    assert [(b.ident, b.result, round((b.end - b.start).total_seconds())) for b in bars] == [
         (1, "success", 6000), (2, "failed", 300), (3, "running", 600)]  # running: up to now
-    svg = timeline.render(records, iso(0))
+    svg = timeline.svg(bars, timeline.WIDE)
     assert svg.startswith("<svg") and svg.endswith("</svg>")
-    assert svg.count('fill="#1565c0"') == 2  # the running bar and its legend square
-    assert "deployment 3: partial (change), running after 10m" in svg
-    assert "the tallest bar is 1h40m" in svg
+    # a time axis: NOW is 12:00, the first deployment started at 08:40; hourly labels between
+    assert ">UTC</text>" in svg and ">09:00</text>" in svg and ">11:00</text>" in svg
+    # results differ by pattern as well as colour, and the legend names them
+    assert 'fill="url(#hatch)"' in svg and 'fill="url(#stripes)"' in svg
+    assert all(f">{word}</text>" in svg for word in ("success", "failed", "interrupted", "running"))
+    assert ">full</text>" in svg and ">partial</text>" in svg
+    alt = timeline.describe(bars)
+    assert "1 full (upper lane), 2 partial (lower lane)" in alt
+    assert "1 success (solid), 1 failed (hatched), 1 running (striped)" in alt
 
 
-def test_the_timeline_keeps_the_newest_sixty_and_says_when_there_is_none() -> None:
-    records = [deployment(i, "partial", "success", -1000 + i, 1) for i in range(1, 101)]
-    assert [b["id"] for b in timeline.bars(records, iso(0))] == list(range(41, 101))
-    assert "no deployment yet" in timeline.render([], iso(0))
+def test_the_timeline_is_an_image_with_a_narrow_version_for_phones() -> None:
+    records = [deployment(i, "partial", "success", -1000 + i * 5, 1) for i in range(1, 101)]
+    assert [b.ident for b in timeline.bars(records, iso(0), timeline.SHOWN)] == list(range(41, 101))
+    html = timeline.render(records, iso(0))
+    assert '<source media="(max-width: 40em)" srcset="data:image/svg+xml;base64,' in html
+    assert '<img src="data:image/svg+xml;base64,' in html and 'alt="Timeline of the last 60' in html
+    assert "<svg" not in html  # no SVG text for a text browser to run together
+    assert "no deployment yet" in timeline.svg([], timeline.WIDE)
+    assert timeline.describe([]) == "Timeline: no deployment yet."
 
 
 def test_an_empty_state_renders_a_whole_page() -> None:
