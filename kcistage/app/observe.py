@@ -280,8 +280,9 @@ def compute_target(cfg: Config, state: State, gh: GitHubPort, bases: dict[str, s
     for record in records:
         key = pr_key(record["repo"], record["number"])
         verdict = judged.verdicts[key]
-        # told once per new drop (the reason names the approved commit) or exclusion by hand
-        if verdict.cause in (Cause.APPROVAL_DROPPED, Cause.BY_HAND) \
+        # told once per new drop (the reason names the approved commit), exclusion by hand or
+        # failed own check (a PR is told why staging passes it by; checks still running are not)
+        if verdict.cause in (Cause.APPROVAL_DROPPED, Cause.BY_HAND, Cause.CHECKS_FAILED) \
                 and record.get("reason") != verdict.reason:
             obs.exclusions.append((key, record["sha"], verdict.reason))
         needs = [d for d in wanted.get(key, dependencies.Needs()).keys if d in judged.verdicts]

@@ -127,6 +127,11 @@ def test_own_checks_gate_a_pr_and_an_idle_tick_costs_nothing(sandbox: Sandbox) -
     box.hub.finish_check_run(run, "failure")
     settle(box)
     assert pr_state(box, API, 1) == ("skipped", "own checks failed: e2e")
+    told = box.hub.comments(f"{OWNER}/{API}", 1)
+    assert len(told) == 1 and "Left out: own checks failed: e2e" in told[0]["body"]
+    box.advance(1)
+    box.tick()
+    assert len(box.hub.comments(f"{OWNER}/{API}", 1)) == 1  # said once
     box.hub.add_check_run(f"{OWNER}/{API}", head, "e2e")  # a re-run passes
     settle(box)
     assert f"{API}#1" in deployed(box)
