@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from kcistage.app.status_document import status_document
+from kcistage.errors import RateLimited
 from kcistage.sandbox.sandbox import OWNER, Sandbox
 
 PIPE = "kernelci-pipeline"
@@ -194,3 +195,31 @@ def test_suspects_that_leave_leave_the_search(box: Sandbox) -> None:
     box.hub.update_pr(f"{OWNER}/{PIPE}", 4, labels=["staging-skip"])
     made, lines = search_ticks(box)
     assert made == [] and any("no suspect is left" in line for line in lines), lines
+
+
+def test_a_suspect_pushed_over_never_deploys_at_its_old_head_through_faults(box: Sandbox) -> None:
+    """A suspect pushed during the search, then polls meeting a 5xx and a rate limit: no later
+    search deployment merges it at the commit it had (it left the search)."""
+    first_deploy(box)
+    box.open_pr(PIPE, 1, "JenySadadia", {"src/m1.py": "N = 1\n"})
+    old = box.open_pr(PIPE, 2, "JenySadadia", {"src/m2.py": "N = 2\n"})
+    box.open_pr(PIPE, 3, "JenySadadia", {"BREAKS_STAGING": "x\n"})
+    box.open_pr(PIPE, 4, "JenySadadia", {"src/m4.py": "N = 4\n"})
+    failed, _ = failing_tick(box)
+    assert box.state()["bisect"] is not None
+    new = box.push(PIPE, 2, {"src/m2.py": "N = 22\n"})
+    box.hub.fail_next(1, 502)  # retried: the poll goes through
+    box.hub.rate_limit_next(1, reset_in=120)
+    box.advance(1)
+    before = box.state()["next_id"]
+    with pytest.raises(RateLimited):  # the CLI's exit 3: nothing deployed
+        box.tick()
+    assert box.state()["next_id"] == before
+    box.advance(2)  # past the reset
+    made, lines = search_ticks(box, limit=20)
+    assert any("left the search" in line for line in lines), lines
+    for record in made:
+        assert [2, old] not in record["target"][PIPE]["prs"], (record["id"], lines)
+    assert made and all(d["trigger"] == "bisect" for d in made)
+    assert box.state()["prs"][f"{PIPE}#3"]["cause"] == "culprit"
+    assert box.state()["prs"][f"{PIPE}#2"]["sha"] == new and failed["id"] < made[0]["id"]
