@@ -211,18 +211,15 @@ def apply(verdicts: Mapping[str, Verdict], wanted: Mapping[str, Needs],
             continue
         for dep in need.keys:
             if dep in verdicts:
-                edges[key].append(dep)
+                edges[key].append(dep)  # every edge, so that a cycle is seen whatever else holds
                 continue
             state = outside.get(dep, Outside.UNKNOWN)
-            if state is Outside.MERGED:
-                continue
-            if not final[key].eligible:
-                break
+            if state is Outside.MERGED or not final[key].eligible:
+                continue  # satisfied, or the PR is out already for its first reason
             if state is Outside.UNKNOWN:
                 final[key] = _waits(dep, "not looked up yet")
             else:
                 final[key] = _skipped(f"Depends-On {dep}: {_OUTSIDE_WORDS[state]}")
-            break
     groups: dict[str, tuple[str, ...]] = {}
     for unit in units(edges):
         if len(unit) > 1:

@@ -209,3 +209,11 @@ def test_an_eligible_pr_has_every_dependency_eligible_and_a_unit_goes_together(
     edges = {k: [d for d in wanted.get(k, Needs()).keys if d in own] for k in own}
     out_keys = {k for k, v in out.verdicts.items() if not v.eligible}
     assert closure(out_keys, edges) == out_keys
+
+
+def test_a_cycle_is_seen_even_when_a_member_also_needs_a_closed_pr() -> None:
+    out = apply({P: OK, C: OK}, {P: Needs(keys=("kernelci-core#9", C)), C: Needs(keys=(P,))},
+                {"kernelci-core#9": Outside.CLOSED})
+    assert out.groups == {P: (C, P), C: (C, P)}
+    assert out.verdicts[P].reason == "Depends-On kernelci-core#9: closed unmerged"
+    assert out.verdicts[C].reason == f"waits for {P}: Depends-On kernelci-core#9: closed unmerged"
