@@ -223,3 +223,26 @@ def test_a_suspect_pushed_over_never_deploys_at_its_old_head_through_faults(box:
     assert made and all(d["trigger"] == "bisect" for d in made)
     assert box.state()["prs"][f"{PIPE}#3"]["cause"] == "culprit"
     assert box.state()["prs"][f"{PIPE}#2"]["sha"] == new and failed["id"] < made[0]["id"]
+
+
+def test_a_fault_in_the_dependent_blames_only_it_and_its_dependency_stays_deployed(box: Sandbox) -> None:
+    """kernelci-core#5 depends on kernelci-pipeline#1 and breaks staging. Repos merge in config
+    order (core first), yet the search puts pipeline#1 before core#5: only core#5 is blamed,
+    and pipeline#1 stays on staging."""
+    core = "kernelci-core"
+    first_deploy(box)
+    box.open_pr(PIPE, 1, "JenySadadia", {"src/m1.py": "N = 1\n"})
+    box.open_pr(PIPE, 2, "JenySadadia", {"src/m2.py": "N = 2\n"})
+    box.open_pr(core, 5, "JenySadadia", {"BREAKS_STAGING": "x\n"}, body=f"Depends-On: {PIPE}#1")
+    failing_tick(box)
+    search = box.state()["bisect"]
+    assert [row[:2] for row in search["suspects"]] == [[PIPE, 1], [core, 5], [PIPE, 2]]
+    made, lines = search_ticks(box)
+    for record in made:  # never the dependent without its dependency
+        held = {(name, n) for name, e in record["target"].items() for n, _ in e["prs"]}
+        assert (core, 5) not in held or (PIPE, 1) in held
+    prs = box.state()["prs"]
+    assert prs[f"{core}#5"]["cause"] == "culprit"
+    assert prs[f"{PIPE}#1"]["cause"] is None and prs[f"{PIPE}#2"]["cause"] is None
+    last = box.state()["deployments"][-1]
+    assert last["result"] == "success" and [1, prs[f"{PIPE}#1"]["sha"]] in last["target"][PIPE]["prs"]
