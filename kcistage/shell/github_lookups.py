@@ -15,6 +15,7 @@ from kcistage.core.dependencies import Outside
 from kcistage.core.gate import Check, Kind
 from kcistage.core.model import format_time, is_sha, parse_time
 from kcistage.core.settings import Repo
+from kcistage.errors import AuthError
 from kcistage.shell.github_http import PER_PAGE, GitHubTransport
 
 MISSING_TTL = timedelta(hours=1)  # a 404 has no ETag: asked again after this
@@ -91,9 +92,12 @@ class GitHubLookups(GitHubTransport):
                  cached: dict[str, Any] | None) -> tuple[list[dict[str, Any]], str | None]:
         """Every item of a listing; the first page conditional on its ETag (an unchanged first
         page of a listing that fits on it costs nothing)."""
-        what = f"the checks of {url.rsplit('/', 3)[-3][:12]} on {repo.github}"
+        what = f"the checks of {repo.github}@{url.rsplit('/', 2)[-2][:12]}"
         status, headers, data = self._call("GET", url, what, {"per_page": PER_PAGE},
                                            etag=cached.get("etag") if cached else None)
+        if status in (403, 404):  # an App without "Checks: read", a token without access
+            raise AuthError(f"GitHub refused {what} ({status}): repos[].gate needs read access to "
+                            "a repo's checks and commit statuses (a GitHub App: Checks: read)")
         if status == 304 and cached is not None:  # (only a one-page listing keeps its ETag)
             return list(cached.get("items") or []), cached.get("etag")
         items = _items(data, field)

@@ -3,9 +3,12 @@ head's own checks, and what they cost (conditional requests: 0 rate-limit points
 
 from __future__ import annotations
 
+import pytest
+
 from kcistage.core.dependencies import Outside
 from kcistage.core.gate import Check, Kind, Outcome, judge
 from kcistage.core.settings import Repo
+from kcistage.errors import AuthError
 from kcistage.sandbox.github_standin import FakeGitHub
 from tests.shell.test_github import Clock, client, sha
 
@@ -88,3 +91,15 @@ def test_the_latest_of_a_name_is_judged() -> None:
     old, new = Check(Kind.RUN, "b", "completed", "failure", 1), Check(Kind.RUN, "b", "completed", "success", 2)
     assert judge([old, new], "all").outcome is Outcome.PASSED
     assert judge([new, old], "all").outcome is Outcome.PASSED
+
+
+def test_checks_refused_say_what_the_gate_needs() -> None:
+    clock = Clock()
+    with FakeGitHub(clock=clock) as hub:
+        hub.add_repo(API.github)
+        hub.fail_next(1, 403)
+        with pytest.raises(AuthError) as caught:
+            client(hub, clock).head_checks(API, sha(9))
+        assert str(caught.value) == (f"GitHub refused the checks of kernelci/api@{sha(9)[:12]} (403): "
+                                     "repos[].gate needs read access to a repo's checks and commit "
+                                     "statuses (a GitHub App: Checks: read)")
