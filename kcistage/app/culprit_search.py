@@ -147,6 +147,15 @@ def after_deployment(ctx: Context, record: DeploymentRecord) -> None:
     ok = record["result"] == DeployResult.SUCCESS
     if record["result"] not in (DeployResult.SUCCESS, DeployResult.FAILED):
         return  # interrupted: the same deployment is tried again
+    if record.get("inconclusive"):  # no evidence against any PR: nobody blamed, no search
+        search = load_search(ctx.state)
+        if search is not None and (record.get("search") or {}).get("failed") == search.failed_id:
+            _store(ctx, None)  # a candidate that shows nothing: the search cannot go on
+            ctx.out.line(f"culprit search for deployment {search.failed_id} stopped: deployment "
+                         f"{record['id']} was inconclusive: no PR blamed")
+        else:
+            ctx.out.line(f"deployment {record['id']} inconclusive: no culprit search, no PR blamed")
+        return
     search = load_search(ctx.state)
     info = record.get("search") or {}
     if search is not None and info.get("failed") == search.failed_id:

@@ -21,7 +21,7 @@ from kcistage.core.model import Target, format_time, parse_time, target_prs
 from kcistage.core.paths import log_path
 from kcistage.core.progress import Kind, drain_check, failure_reason, next_effect, plan_record
 from kcistage.core.settings import Step, env_name
-from kcistage.core.state import DeploymentRecord, Exclusion
+from kcistage.core.state import DeploymentRecord, Exclusion, StepRecord
 from kcistage.core.step_filter import Plan, plan_steps
 from kcistage.core.trust import exclusion_reason
 from kcistage.errors import DeploymentAborted, KcistageError, ServiceError, exit_code_of, one_line
@@ -202,31 +202,60 @@ def _advance(ctx: Context, record: DeploymentRecord, check: _Watch) -> str:
                                     "reason": "no such step in the configuration any more"})
             continue
         record["step"] = step.name
-        if step.drain is not None:
+        if step.drain is not None or step.kernelci is not None:  # a wait that spans runs
             held = record.get("waiting")
-            since = parse_time(held["since"]) if held else ctx.clock()
-            if _check_drain(ctx, record, step, since) == WAITING:
+            since = parse_time(held["since"]) if held and held["step"] == step.name else ctx.clock()
+            if step.drain is not None:
+                if _check_drain(ctx, record, step, since) == WAITING:
+                    return WAITING
+            elif _check_kernelci(ctx, record, step, since):
                 return WAITING
             continue
         ctx.save()
         ctx.out.detail(f"deployment {record['id']}: step {step.name}: {effect.reason}")
-        run = run_step(step, _cwd(ctx, step.cwd), _env(ctx, record),
-                       log_path(ctx.cfg.workdir, record["id"], step.name), check,
-                       on_start=lambda pid: _started(ctx, record, pid))
-        record.pop("step_group", None)
-        result, detail = run.result, run.detail
+        started = time.monotonic()
+        summary: str | None = None
+        if step.probe is not None:  # a short wait, within this run
+            from kcistage.shell.probe import run_probe
+
+            result, seen = run_probe(step, log_path(ctx.cfg.workdir, record["id"], step.name),
+                                     check, ctx.clock)
+            detail = summary = seen.summary
+        else:
+            run = run_step(step, _cwd(ctx, step.cwd), _env(ctx, record),
+                           log_path(ctx.cfg.workdir, record["id"], step.name), check,
+                           on_start=lambda pid: _started(ctx, record, pid))
+            record.pop("step_group", None)
+            result, detail = run.result, run.detail
+        seconds = round(time.monotonic() - started, 3)
         if ctx.stop_reason and result not in ("ok", "interrupted"):
             # killed with kcistage (a whole cgroup stopped): not the step's own failure
             result, detail = "interrupted", f"interrupted: {ctx.stop_reason} ({detail})"
-        record["steps"].append({"name": step.name, "result": result,
-                                "seconds": round(run.seconds, 3), "reason": detail})
+        done: StepRecord = {"name": step.name, "result": result, "seconds": seconds,
+                            "reason": detail}
+        if summary is not None and result != "interrupted":
+            done["summary"] = summary
+        record["steps"].append(done)
         ctx.out.detail(f"deployment {record['id']}: step {step.name}: {result} "
-                       f"({run.seconds:.1f}s) {detail}")
+                       f"({seconds:.1f}s) {detail}")
         if result == "interrupted":
             if ctx.stop_reason is None and check.restart:
                 return RESTART
             record["reason"] = failure_reason(step.name, detail)
             return "interrupted"
+
+
+def _check_kernelci(ctx: Context, record: DeploymentRecord, step: Step, since: datetime) -> bool:
+    """Check a kernelci step once (app/kernelci_step.py): True when the deployment waits."""
+    from kcistage.app.kernelci_step import check_kernelci  # the KernelCI client: only here
+
+    try:
+        return check_kernelci(ctx, record, step, since)
+    except stopping.Stopped:  # SIGTERM while asking: the wait stays, the next run asks again
+        if not record.get("waiting"):
+            record["waiting"] = progress.waiting(step.name, "kernelci", since, since,
+                                                 "the test kernel's checkout to submit")
+        return True
 
 
 def _check_drain(ctx: Context, record: DeploymentRecord, step: Step, since: datetime) -> str | None:
@@ -361,8 +390,9 @@ def _notify_end(ctx: Context, record: DeploymentRecord) -> None:
     # A git remote down (record["error"]) ends as interrupted: only a pending status is ended.
     statuses(ctx, record, record["result"])
     # a failed culprit-search candidate is evidence, not news: the failure it reproduces was told
+    # (an inconclusive one is the operator's to look at, a search candidate's too)
     if record["result"] == "failed" and ctx.cfg.notify.on_failure and not ctx.dry_run \
-            and not is_probe(record):
+            and (not is_probe(record) or record.get("inconclusive")):
         _run_on_failure(ctx, record)
 
 
@@ -410,7 +440,9 @@ def _cwd(ctx: Context, cwd: str | None) -> Path:
 
 
 class _Watch:
-    """The step runner's check(): SIGTERM at once; a GitHub re-poll every watch_interval."""
+    """The step runner's check(): SIGTERM at once; while any deployment runs, a GitHub re-poll
+    every watch_interval (comments answered, changes recorded, the state's mtime kept fresh for
+    /healthz); a restart only for a partial cycle with restarts left (rule 4)."""
 
     def __init__(self, ctx: Context, record: DeploymentRecord) -> None:
         self.ctx, self.record = ctx, record
@@ -421,10 +453,6 @@ class _Watch:
         ctx, record = self.ctx, self.record
         if ctx.stop_reason:
             return ctx.stop_reason
-        if record["cycle"] != "partial" or record["trigger"] == "bisect":
-            return None
-        if record["restarts"] >= ctx.cfg.schedule.max_restarts:
-            return None
         if time.monotonic() - self.last < ctx.cfg.schedule.watch_interval.total_seconds():
             return None
         self.last = time.monotonic()
@@ -433,11 +461,14 @@ class _Watch:
         except KcistageError as exc:
             ctx.out.detail(f"watch: {exc}")
             return None
+        ctx.save()
+        if record["cycle"] != "partial" or record["trigger"] == "bisect" \
+                or record["restarts"] >= ctx.cfg.schedule.max_restarts:
+            return None  # a full cycle or a search candidate is never interrupted
         if operator_controls.paused(ctx):
             return None  # paused: a running deployment goes on unchanged, no restart
         running = rules.Running(cycle="partial", restarts=record["restarts"],
                                 target=record["target"], trigger=record["trigger"])
-        ctx.save()
         if rules.decide(facts(ctx.state, ctx.clock(), obs.target, running),
                         ctx.cfg.schedule).action == "restart":
             self.restart = True

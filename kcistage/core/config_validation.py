@@ -23,6 +23,7 @@ from kcistage.core.settings import (
     GitHubApp,
     GitHubSettings,
     Notify,
+    Probe,
     Repo,
     Schedule,
     Serve,
@@ -37,7 +38,7 @@ from kcistage.core.settings import (
 PLAIN_PATTERN = re.compile(r"[A-Za-z0-9._/*-]*")
 
 # The kinds of step: a step has exactly one of these keys (docs/configuration.md).
-STEP_KINDS = ("run", "drain", "kernelci")
+STEP_KINDS = ("run", "drain", "probe", "kernelci")
 
 
 def pattern_problem(pattern: str) -> str | None:
@@ -223,6 +224,7 @@ class _Loader(ValueChecker):
             name=name,
             run=self.argv(d["run"], f"{key}.run") if step_kind == "run" else None,
             drain=self.drain(d["drain"], f"{key}.drain") if step_kind == "drain" else None,
+            probe=self.probe(d["probe"], f"{key}.probe") if step_kind == "probe" else None,
             kernelci=kernelci_settings(self, d["kernelci"], f"{key}.kernelci")
             if step_kind == "kernelci" else None,
             cwd=None if cwd is None else self.cwd(cwd, f"{key}.cwd", repo_names),
@@ -274,6 +276,26 @@ class _Loader(ValueChecker):
             self.fail(key, "must list at least one of partial, full")
         chosen = {self.choice(v, f"{key}[{i}]", CYCLES) for i, v in enumerate(items)}
         return tuple(c for c in CYCLES if c in chosen)
+
+    def probe(self, raw: Any, key: str) -> Probe:
+        d = self.mapping(raw, key, ("url", "expect", "stable", "interval", "within"),
+                         required=("url",))
+        default = Probe(url="")
+
+        def dur(name: str, value: timedelta, allow_zero: bool = False) -> timedelta:
+            return self.duration(d[name], f"{key}.{name}", allow_zero) if name in d else value
+
+        expect = self.integer(d.get("expect", default.expect), f"{key}.expect", 100)
+        if expect > 599:
+            self.fail(f"{key}.expect", f"expected an HTTP status (100-599), got {expect}")
+        probe = Probe(url=self.http_url(d["url"], f"{key}.url"), expect=expect,
+                      stable=dur("stable", default.stable, allow_zero=True),
+                      interval=dur("interval", default.interval),
+                      within=dur("within", default.within))
+        if probe.stable >= probe.within:
+            self.fail(f"{key}.within", "must be longer than stable (the answer must hold for "
+                      "stable within it)")
+        return probe
 
     def drain(self, raw: Any, key: str) -> Drain:
         d = self.mapping(raw, key, ("url", "params", "interval", "timeout", "on_timeout"),

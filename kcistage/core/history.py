@@ -87,7 +87,10 @@ def search_deploy(state: State, target: Target) -> SearchDeploy | None:
 
 
 def _counts(record: DeploymentRecord) -> bool:
-    """Whether a record is a deployment for the rules (a failed candidate is only evidence)."""
+    """Whether a record is a deployment for the rules (a failed candidate is only evidence; an
+    inconclusive one counts as not deployed, like an interrupted one)."""
+    if record.get("inconclusive"):
+        return False
     result = record["result"]
     return result == DeployResult.SUCCESS or (result == DeployResult.FAILED and not is_probe(record))
 

@@ -18,7 +18,7 @@ from typing import Any
 from kcistage.core.durations import human
 from kcistage.core.enums import DeployResult, StepResult
 from kcistage.core.model import format_time, parse_time
-from kcistage.core.settings import Drain
+from kcistage.core.settings import Drain, Probe
 from kcistage.core.state import PlanRecord, Waiting
 
 
@@ -57,8 +57,11 @@ def next_effect(record: Mapping[str, Any], now: datetime) -> Effect:
     steps: Sequence[Mapping[str, Any]] = record.get("steps") or []
     if steps and steps[-1]["result"] not in PASSED:
         last = steps[-1]
-        return Effect(Kind.CONCLUDE, result=DeployResult.FAILED,
-                      reason=failure_reason(last["name"], last.get("summary") or last["reason"]))
+        showed = last.get("summary") or last["reason"]
+        # inconclusive: nobody is to blame, and the reason says so first
+        reason = " ".join(showed.split()) if record.get("inconclusive") \
+            else failure_reason(last["name"], showed)
+        return Effect(Kind.CONCLUDE, result=DeployResult.FAILED, reason=reason)
     plan: Sequence[Mapping[str, Any]] = record.get("plan") or []
     if len(steps) >= len(plan):
         return Effect(Kind.CONCLUDE, result=DeployResult.SUCCESS, reason="every step passed")
@@ -111,3 +114,36 @@ def drain_check(drain: Drain, since: datetime, now: datetime, count: int | None,
     check_at = min(now + max(drain.interval, timedelta(0)), deadline)
     return Check(None, f"queue to drain at {drain.url} ({answer}; gives up after {human(limit)})",
                  check_at)
+
+
+@dataclass(frozen=True)
+class ProbeSeen:
+    """What one answer of a probe means: passed or failed (`result`), or read again."""
+
+    result: str | None  # StepResult when the probe is over, else None
+    stable_since: datetime | None  # since when the expected answer has kept coming
+    summary: str  # one line: what the probe showed (or shows so far)
+
+
+def probe_check(probe: Probe, started: datetime, stable_since: datetime | None, now: datetime,
+                status: int | None, answer: str) -> ProbeSeen:
+    """One answer of a probe judged: `status` (None: no HTTP answer), `answer` in words.
+
+    It passes once the expected status has kept coming for `stable` (a container that starts and
+    then crash-loops fails), and fails when that has not happened within `within`, naming the
+    last answer."""
+    if status == probe.expect:
+        since = stable_since or now
+        if now - since >= probe.stable:
+            return ProbeSeen(StepResult.OK, since,
+                             f"{probe.url} answered {probe.expect} steadily for "
+                             f"{human(probe.stable.total_seconds())} "
+                             f"(after {human((since - started).total_seconds())})")
+    else:
+        since = None
+    if now - started >= probe.within:
+        return ProbeSeen(StepResult.FAILED, since,
+                         f"{probe.url} did not answer {probe.expect} steadily for "
+                         f"{human(probe.stable.total_seconds())} within "
+                         f"{human(probe.within.total_seconds())}: last answer {answer}")
+    return ProbeSeen(None, since, f"{probe.url}: {answer}")

@@ -93,6 +93,17 @@ class Drain:
     on_timeout: str = "fail"  # fail | proceed
 
 
+@dataclass(frozen=True)
+class Probe:
+    """Read a URL until it answers `expect` and keeps answering it for `stable` (within `within`)."""
+
+    url: str
+    expect: int = 200
+    stable: timedelta = timedelta(seconds=60)
+    interval: timedelta = timedelta(seconds=10)
+    within: timedelta = timedelta(minutes=5)
+
+
 KERNEL_CHOICES = ("pinned", "tip")
 MAX_FILTERS = 8  # the pipeline's checkout API refuses more jobfilter/platformfilter entries
 
@@ -124,11 +135,13 @@ class KernelCI:
 
 @dataclass(frozen=True)
 class Step:
-    """One deployment step: an argv to run, a queue to drain, or a KernelCI tree to judge."""
+    """One deployment step: an argv to run, a queue to drain, a URL to probe, or a KernelCI
+    tree to judge."""
 
     name: str
     run: tuple[str, ...] | None = None
     drain: Drain | None = None
+    probe: Probe | None = None
     kernelci: KernelCI | None = None
     cwd: str | None = None  # a repo name (its checkout) or an absolute path
     paths: tuple[tuple[str, tuple[str, ...]], ...] | None = None  # ((repo, (pattern, ...)), ...)

@@ -5,11 +5,15 @@ and the run ends; later runs check it once when due and go on. Through the real 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from kcistage.sandbox.harmless_step import release
 from kcistage.sandbox.sandbox import OWNER, Sandbox, sandbox_steps
 from kcistage.shell import statefile
 from tests.conftest import deployments, kill_tick_at, run_cli
@@ -136,3 +140,38 @@ def test_a_waiting_partial_restarts_on_change_and_a_full_one_never(box: Sandbox)
     box.open_pr(API, 9, "nuclearcat", {"api/nine.py": "N = 9\n"})
     assert tick(box)[0] == 0
     assert deployments(box)[-1]["restarts"] == 1  # max_restarts 1: the change waits
+
+
+def test_a_long_step_of_a_full_cycle_polls_answers_and_is_not_restarted(box: Sandbox) -> None:
+    box.open_pr(API, 5, "nuclearcat", {".demo/slow-build-api-image": "hold\n"})  # held mid-step
+    assert tick(box)[0] == 0
+    box.advance(5)
+    proc = subprocess.Popen([sys.executable, "-m", "kcistage", "--config", str(box.config_path),
+                             "--now", box.clock().isoformat(), "tick"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: any(r["step"] == "build-api-image" for r in box.step_records()))
+        box.comment(API, 5, "stranger", "@kcibot trigger")
+        box.open_pr(API, 6, "nuclearcat", {"api/six.py": "SIX = 6\n"})
+        # re-polled during the step (watch_interval 0.3s): the comment answered, PR 6 recorded
+        wait_until(lambda: len(box.hub.comments(f"{OWNER}/{API}", 5)) >= 2)
+        wait_until(lambda: f"{API}#6" in box.state()["prs"])
+        running = deployments(box)[-1]
+        assert (running["cycle"], running["result"], running["step"]) == \
+            ("full", "running", "build-api-image")
+    finally:
+        release(box.records, "build-api-image").touch()
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    record = deployments(box)[-1]
+    assert record["result"] == "success" and record["restarts"] == 0  # a full cycle: never
+    assert [p[0] for p in record["target"][API]["prs"]] == [5]
+    assert [r["step"] for r in box.step_records()].count("build-api-image") == 1
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 30.0) -> None:
+    """Wait for an event the test cannot be told of (a file or a request), checking often."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "not seen in time"
+        time.sleep(0.02)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kcistage.core.progress import Kind, drain_check, next_effect, plan_record, waiting
-from kcistage.core.settings import Drain
+from kcistage.core.progress import Kind, drain_check, next_effect, plan_record, probe_check, waiting
+from kcistage.core.settings import Drain, Probe
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 PLAN = [plan_record("drain", True, "every cycle"), plan_record("build", False, "no change"),
@@ -102,3 +102,27 @@ def test_drain_check_at_is_in_the_future_and_bounded(seconds: int, count: int | 
         assert found.check_at is not None and now < found.check_at <= T0 + DRAIN.timeout
     else:
         assert count == 0 or now >= T0 + DRAIN.timeout
+
+
+PROBE = Probe(url="http://api/latest/", expect=200, stable=timedelta(seconds=60),
+              interval=timedelta(seconds=10), within=timedelta(minutes=5))
+
+
+@pytest.mark.parametrize("answers, result, last", [
+    ([200] * 7, "ok", "answered 200 steadily for 1m (after 0s)"),
+    ([None, 503] + [200] * 7, "ok", "answered 200 steadily for 1m (after 20s)"),
+    ([200] * 6 + [502] + [200] * 6 + [None], None, "http://api/latest/: connection refused"),
+    ([200, 502] * 15 + [200], "failed", "within 5m: last answer HTTP 200"),
+    ([None] * 31, "failed", "within 5m: last answer connection refused"),
+])
+def test_probe_answers_every_ten_seconds(answers: list[int | None], result: str | None,
+                                         last: str) -> None:
+    since = None
+    seen = None
+    for i, status in enumerate(answers):
+        words = "connection refused" if status is None else f"HTTP {status}"
+        seen = probe_check(PROBE, T0, since, T0 + timedelta(seconds=10 * i), status, words)
+        since = seen.stable_since
+        if seen.result is not None:
+            assert i == len(answers) - 1, f"over early at answer {i}: {seen}"
+    assert seen is not None and seen.result == result and seen.summary.endswith(last)

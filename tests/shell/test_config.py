@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kcistage.core.settings import Drain, Schedule, Step
+from kcistage.core.settings import Drain, Probe, Schedule, Step
 from kcistage.errors import AuthError, ConfigError
 from kcistage.shell.config import load_config, token
 
@@ -132,9 +132,25 @@ ERRORS: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
      "duplicate step name"),
     ("step no name", deleter("steps", 1, "name"), "steps[1].name", "missing"),
     ("step both", setter("steps", 1, "drain", value={"url": "http://x/count"}), "steps[1]",
-     "exactly one of run, drain, kernelci, got run and drain"),
+     "exactly one of run, drain, probe, kernelci, got run and drain"),
     ("step neither", deleter("steps", 1, "run"), "steps[1]",
-     "exactly one of run, drain, kernelci, got none"),
+     "exactly one of run, drain, probe, kernelci, got none"),
+    ("probe and run", setter("steps", 1, "probe", value={"url": "http://x/"}), "steps[1]",
+     "exactly one of run, drain, probe, kernelci, got run and probe"),
+    ("probe no url", setter("steps", 0, value={"name": "up", "probe": {"expect": 200}}),
+     "steps[0].probe.url", "missing"),
+    ("probe status", setter("steps", 0, value={"name": "up", "probe": {"url": "http://x/",
+                                                                         "expect": 999}}),
+     "steps[0].probe.expect", "HTTP status"),
+    ("probe stable", setter("steps", 0, value={"name": "up", "probe": {
+        "url": "http://x/", "stable": "5m", "within": "5m"}}), "steps[0].probe.within",
+     "longer than stable"),
+    ("probe key", setter("steps", 0, value={"name": "up", "probe": {"url": "http://x/",
+                                                                      "every": "1s"}}),
+     "steps[0].probe.every", "unknown key"),
+    ("probe cwd", setter("steps", 0, value={"name": "up", "probe": {"url": "http://x/"},
+                                            "cwd": "kernelci-api"}), "steps[0].cwd",
+     "a probe step runs no command"),
     ("run string", setter("steps", 1, "run", value="docker compose up"), "steps[1].run",
      "must be an argv list, not a string"),
     ("run empty", setter("steps", 1, "run", value=[]), "steps[1].run", "must not be empty"),
@@ -301,6 +317,21 @@ def test_full_example_values(tmp_path: Path) -> None:
     assert cfg.steps[1].cycles == ("partial", "full")
     assert cfg.steps[2].cycles == ("full",)
     assert all(isinstance(s, Step) for s in cfg.steps)
+
+
+def test_probe_values_and_defaults(tmp_path: Path) -> None:
+    data = edit(lambda d: None)
+    data["steps"] += [{"name": "api-up", "probe": {"url": "http://127.0.0.1:9/latest/"}},
+                      {"name": "pipe-up", "probe": {"url": "http://127.0.0.1:9/", "expect": 404,
+                                                    "stable": "0s", "interval": "2s",
+                                                    "within": "90s"}}]
+    cfg = load_config(write(tmp_path, data))
+    default, custom = cfg.steps[-2].probe, cfg.steps[-1].probe
+    assert default == Probe(url="http://127.0.0.1:9/latest/") and cfg.steps[-2].run is None
+    assert (default.expect, default.stable, default.interval, default.within) == \
+        (200, timedelta(seconds=60), timedelta(seconds=10), timedelta(minutes=5))
+    assert (custom.expect, custom.stable, custom.interval, custom.within) == \
+        (404, timedelta(0), timedelta(seconds=2), timedelta(seconds=90))
 
 
 def test_null_sections_mean_defaults(tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ def test_error_names_the_key(tmp_path: Path, kernelci: Any, message: str) -> Non
 
 def test_exactly_one_kind_and_no_cwd(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"steps\[0\]: step 'test-kernel' needs exactly one of "
-                       r"run, drain, kernelci, got run and kernelci"):
+                       r"run, drain, probe, kernelci, got run and kernelci"):
         load(tmp_path, MINIMAL, run=["true"])
     with pytest.raises(ConfigError, match=r"steps\[0\].cwd: a kernelci step runs no command"):
         load(tmp_path, MINIMAL, cwd="kernelci-api")
