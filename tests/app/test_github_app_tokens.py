@@ -127,3 +127,19 @@ def test_a_local_clock_minutes_off_still_authenticates(tmp_path: Path, skew: tim
         measured = int(shown[1]) * 60 + int(shown[2] or 0)
         # the CLI's clock runs on from --now while the stand-in's stands still: a few seconds
         assert abs(measured - abs(skew.total_seconds())) < 20, github
+
+
+def test_an_app_installed_again_is_found_again(box: Sandbox) -> None:
+    """The kept installation id and token belong to an installation that is gone (the App was
+    uninstalled and installed again): the run finds the new one and goes on."""
+    assert box.tick().code == 0
+    app = box.hub.app
+    assert app is not None
+    app.tokens.clear()  # uninstalling revokes the installation's tokens
+    box.hub.install_app(OWNER, APP_INSTALLATION + 1)
+    box.advance(1)
+    result = box.tick()
+    assert result.code == 0, result.lines
+    kept = json.loads(token_file(box).read_text())
+    assert set(kept["installations"].values()) == {APP_INSTALLATION + 1}
+    assert list(kept["tokens"]) == [str(APP_INSTALLATION + 1)]
