@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from kcistage.app import controls as operator_controls
+from kcistage.app import dependents
 from kcistage.app.context import Context
-from kcistage.app.notify import end_pending_statuses, note_pr, statuses, track
+from kcistage.app.notify import end_pending_statuses, note_pr, statuses
 from kcistage.app.observe import look, pr_key
-from kcistage.core import dependencies, messages, progress, rules
+from kcistage.core import messages, progress, rules
 from kcistage.core.enums import Cause, PrState
 from kcistage.core.history import facts, is_probe, last_success, observed_target
 from kcistage.core.model import Target, format_time, parse_time, target_prs
@@ -296,21 +297,7 @@ def _build(ctx: Context, record: DeploymentRecord, target: Target) -> dict[str, 
     A PR left out takes the PRs that depend on it along (Depends-On, across repos, a cycle
     whole): the repos holding them are built again without them, so that a PR is only ever
     deployed with what it depends on."""
-    builds: dict[str, Any] = {}
-    held: dict[str, str] = {}  # key -> the key it goes out with
-    edges = {key: list(pr.get("needs") or ()) for key, pr in ctx.state["prs"].items()}
-    todo = list(target)
-    while todo:
-        name = todo.pop(0)
-        entry = target[name]
-        wanted = [tuple(p) for p in entry["prs"] if pr_key(name, p[0]) not in held]
-        builds[name] = ctx.git.build(ctx.cfg.repo(name), entry["base"], wanted)
-        out = {pr_key(n, number) for n, b in builds.items() for number, _sha, _c in b.left_out}
-        for key in sorted(dependencies.closure(out, edges) - out - set(held)):
-            held[key] = next(o for o in sorted(out) if key in dependencies.closure({o}, edges))
-            repo_name = key.rpartition("#")[0]
-            if repo_name in builds and repo_name not in todo:
-                todo.append(repo_name)  # built with it already: again without it
+    builds, held = dependents.build_all(ctx, target)
     merged: Target = {}
     heads: dict[str, str] = {}
     record["left_out"] = []
@@ -332,43 +319,13 @@ def _build(ctx: Context, record: DeploymentRecord, target: Target) -> dict[str, 
     for name, entry in target.items():  # once the PRs they wait for have their reasons
         for number, sha in entry["prs"]:
             if (key := pr_key(name, number)) in held:
-                _hold(ctx, record, key, sha, held[key])
+                dependents.hold(ctx, record, key, sha, held[key])
     if not is_probe(record) and not ctx.dry_run:
-        _note_together(ctx, merged)
+        dependents.note_together(ctx, merged)
     record["target"] = merged
     record["heads"] = heads
     ctx.save()
     return heads
-
-
-def _note_together(ctx: Context, merged: Target) -> None:
-    """Say on each PR's comment which PRs it went with because of Depends-On (written with the
-    deployment's own report: no extra request)."""
-    keys = {pr_key(name, n) for name, e in merged.items() for n, _sha in e["prs"]}
-    for name, entry in merged.items():
-        for number, sha in entry["prs"]:
-            pr = ctx.state["prs"].get(pr_key(name, number))
-            if pr is None or pr.get("sha") != sha:
-                continue
-            partners = sorted((set(pr.get("needs") or ()) | set(pr.get("group") or ()))
-                              & keys - {pr_key(name, number)}, key=dependencies.sort_key)
-            if partners:
-                track(pr, sha)
-                pr["notes"][sha] = messages.add_note(pr["notes"].get(sha, []),
-                                                     messages.together_note(partners))
-
-
-def _hold(ctx: Context, record: DeploymentRecord, key: str, sha: str, on: str) -> None:
-    """A PR left out because a PR it depends on is: pending, waiting for it (no exclusion)."""
-    name, _, number = key.rpartition("#")
-    record["left_out"].append({"repo": name, "number": int(number), "sha": sha,
-                               "cause": Cause.WAITS, "reason": f"waits for {on}"})
-    pr, dep = ctx.state["prs"].get(key), ctx.state["prs"].get(on)
-    if pr is not None:
-        why = dep.get("reason") if dep else None
-        pr["state"], pr["cause"] = PrState.PENDING, Cause.WAITS
-        pr["reason"] = dependencies.waits_reason(on, why or "left out")
-    ctx.out.line(f"{key} left out of deployment {record['id']}: waits for {on}")
 
 
 def _exclude(ctx: Context, repo: str, number: int, excluded: Exclusion, words: str,
