@@ -60,8 +60,9 @@ class Context:
             from kcistage.shell.credentials import TokenCredentials, open_credentials
 
             self._credentials = TokenCredentials(self.token) if self.token is not None \
-                else open_credentials(self.cfg, self.clock, token_file=paths.app_token_file(
-                    os.environ, self.cfg.serve.poke_dir))
+                else open_credentials(self.cfg, self.clock, known=self.state.get("github", {}).get("app"),
+                                      token_file=paths.app_token_file(os.environ,
+                                                                      self.cfg.serve.poke_dir))
         return self._credentials
 
     @property
@@ -96,6 +97,9 @@ class Context:
         """Write the state file (never in a dry run); finished deployments that decisions no
         longer read move to the history file beside it."""
         if not self.dry_run:
+            remembered = getattr(self._credentials, "remembered", None)
+            if remembered is not None:  # a GitHub App's slug and installation ids (no secret)
+                self.state.setdefault("github", {})["app"] = remembered()
             saved = statefile.save(self.cfg.state_file, self.state, self.cfg.history, self.clock())
             for note in saved.notes:
                 self.out.line(note)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -87,13 +87,15 @@ def read_private_key(path: Path) -> str:
 
 def open_credentials(cfg: Config, clock: Callable[[], datetime],
                      environ: Mapping[str, str] | None = None, timeout: float = 15.0,
-                     token_file: Path | None = None) -> TokenCredentials | AppCredentials:
+                     known: Mapping[str, Any] | None = None, token_file: Path | None = None
+                     ) -> TokenCredentials | AppCredentials:
     """The configured credential: the GitHub App when `github.app` is set, else the token.
 
-    For an App, `token_file` keeps its installation ids and tokens between runs (None: each run
-    looks them up and makes its own)."""
+    For an App, `known` is what an earlier run remembered (kept with the state) and
+    `token_file` keeps its installation tokens between runs (None: each run makes its own)."""
     app = cfg.github.app
     if app is not None:
         return AppCredentials(cfg.github.api_url, app.id, read_private_key(app.private_key_file),
-                              clock, timeout=timeout, token_file=token_file)
+                              clock, timeout=timeout, known=known,
+                              token_file=token_file)
     return TokenCredentials(token(cfg, environ))

@@ -2,10 +2,11 @@
 
 JWTs carry `iat`/`exp` on GitHub's clock (the tool's clock plus the offset measured from the
 `Date` of GitHub's answers), so a server whose clock is minutes off still authenticates: a JWT
-GitHub refuses is signed again once, on the clock its refusal showed. The App's slug, the
-installation id of each repository and each installation token (valid an hour, renewed ten
-minutes before it expires) are kept in `token_file` (mode 0600, under the service's runtime
-directory, never in the state file), so an idle tick makes no App request at all.
+GitHub refuses is signed again once, on the clock its refusal showed. The App's slug and the
+installation id of each repository are kept with the state (`remembered()`: none is a secret);
+each installation token (valid an hour, renewed ten minutes before it expires) in `token_file`
+(mode 0600, under the service's runtime directory, never in the state file). So an idle tick
+makes no App request at all.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -48,9 +49,10 @@ class AppCredentials:
 
     def __init__(self, api_url: str, app_id: int, private_key: str,
                  clock: Callable[[], datetime], timeout: float = 15.0,
-                 renew_before: timedelta = RENEW_BEFORE, token_file: Path | None = None) -> None:
-        """`token_file`: where the App's slug, installation ids and installation tokens are
-        kept between runs (None: nowhere, as for `check`)."""
+                 renew_before: timedelta = RENEW_BEFORE, known: Mapping[str, Any] | None = None,
+                 token_file: Path | None = None) -> None:
+        """`known`: what an earlier run remembered (its `remembered()`, kept with the state);
+        `token_file`: where installation tokens are kept between runs (None: nowhere)."""
         self.app_id, self.clock, self.renew_before = app_id, clock, renew_before
         self._api = api_url.rstrip("/")
         self._key, self._timeout = private_key, timeout
@@ -59,13 +61,16 @@ class AppCredentials:
         self._slug: str | None = None
         self._token_file = token_file
         kept = self._load()
+        known = dict(known or {})
+        if known.get("id") != app_id or known.get("api") != self._api:
+            known = {}  # another App, or another GitHub
         self._installations: dict[str, int] = {  # "owner/name" -> installation id
-            str(k): int(v) for k, v in (kept.get("installations") or {}).items()}
+            str(k): int(v) for k, v in (known.get("installations") or {}).items()}
         self._permissions: dict[str, dict[str, str]] = {}  # "owner/name" -> installation's
         self._tokens: dict[int, tuple[str, datetime]] = {  # installation id -> (token, expiry)
             int(k): (str(v["token"]), parse_time(v["expires_at"]))
             for k, v in (kept.get("tokens") or {}).items()}
-        self._kept_slug = kept.get("slug")
+        self._kept_slug = known.get("slug")
         self._kept = set(self._tokens)  # installations whose token an earlier run made
         self.renewals = 0  # installation tokens created (for tests and `check`)
         self.jwts = 0  # JWT-signed requests sent
@@ -132,7 +137,6 @@ class AppCredentials:
             else:
                 data = self._request("GET", "/app", f"GitHub App {self.app_id}")
                 self._slug = str(data.get("slug")) if isinstance(data, dict) else ""
-                self._save()
         return self._slug
 
     def bot_login(self) -> str | None:
@@ -141,14 +145,18 @@ class AppCredentials:
 
     def installation(self, full_name: str) -> int:
         """The installation id of the App on a repository (GET /repos/{o}/{r}/installation,
-        once: then kept in the token file)."""
+        once: then remembered with the state)."""
         if full_name not in self._installations:
             data = self._request("GET", f"/repos/{full_name}/installation",
                                  f"installation of the App on {full_name}")
             self._installations[full_name] = int(data["id"])
             self._permissions[full_name] = dict(data.get("permissions") or {})
-            self._save()
         return self._installations[full_name]
+
+    def remembered(self) -> dict[str, Any]:
+        """What the next run may know without asking: the App, its slug, installation ids."""
+        return {"id": self.app_id, "api": self._api, "slug": self._slug or self._kept_slug,
+                "installations": dict(sorted(self._installations.items()))}
 
     def permissions(self, full_name: str) -> dict[str, str]:
         """What the App's installation on a repository may do (e.g. {"contents": "write"})."""
@@ -235,9 +243,7 @@ class AppCredentials:
         path = self._token_file
         if path is None:
             return
-        body = json.dumps({"app": self.app_id, "api": self._api, "slug": self._slug,
-                           "installations": dict(sorted(self._installations.items())),
-                           "tokens": {
+        body = json.dumps({"app": self.app_id, "api": self._api, "tokens": {
             str(k): {"token": t, "expires_at": format_time(e)} for k, (t, e) in
             sorted(self._tokens.items())}}).encode()
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

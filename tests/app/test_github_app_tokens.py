@@ -33,7 +33,9 @@ def idle_tick_routes(box: Sandbox) -> Counter[str]:
     box.tick()
     box.advance(1)
     before = len(box.hub.requests)
+    state = (box.root / "state" / "state.json").read_bytes()
     assert box.tick().code == 0
+    assert (box.root / "state" / "state.json").read_bytes() == state  # an idle tick writes nothing
     return Counter(r["route"] for r in box.hub.requests[before:])
 
 
@@ -65,9 +67,11 @@ def test_the_token_is_kept_private_in_the_runtime_folder_never_in_the_state(box:
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     assert stat.S_IMODE(kept.parent.stat().st_mode) == 0o700
     assert json.loads(kept.read_text())["tokens"][str(APP_INSTALLATION)]["token"] == issued
-    assert issued not in (box.root / "state" / "state.json").read_text()
-    assert json.loads(kept.read_text())["installations"] == {
-        f"{OWNER}/{name}": APP_INSTALLATION for name in box.trees}
+    state_text = (box.root / "state" / "state.json").read_text()
+    assert issued not in state_text
+    app = json.loads(state_text)["github"]["app"]  # the ids are kept with the state
+    assert app["installations"] == {f"{OWNER}/{name}": APP_INSTALLATION for name in box.trees}
+    assert set(json.loads(kept.read_text())) == {"app", "api", "tokens"}
 
 
 def test_the_token_is_renewed_before_it_expires_and_a_revoked_one_replaced(box: Sandbox) -> None:
@@ -140,6 +144,6 @@ def test_an_app_installed_again_is_found_again(box: Sandbox) -> None:
     box.advance(1)
     result = box.tick()
     assert result.code == 0, result.lines
-    kept = json.loads(token_file(box).read_text())
-    assert set(kept["installations"].values()) == {APP_INSTALLATION + 1}
-    assert list(kept["tokens"]) == [str(APP_INSTALLATION + 1)]
+    remembered = box.state()["github"]["app"]
+    assert set(remembered["installations"].values()) == {APP_INSTALLATION + 1}
+    assert list(json.loads(token_file(box).read_text())["tokens"]) == [str(APP_INSTALLATION + 1)]
