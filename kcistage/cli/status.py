@@ -18,15 +18,17 @@ if TYPE_CHECKING:
 @click.pass_obj
 def status(env: Env, as_json: bool) -> int:
     """The running deployment, the pause, the next action and its reason, recent deployments
-    and every open PR with its state and reason. Reads the state file only: no GitHub request,
-    no lock."""
-    from kcistage.app.status_document import status_document
+    and every open PR with its state and reason. Reads the state file and the history beside
+    it only: no GitHub request, no lock."""
+    from kcistage.app.status_document import RECENT, status_document
     from kcistage.cli.views import render_json, render_plain
     from kcistage.shell import statefile
 
     cfg = env.config()
     now = env.clock()()
-    state = statefile.load_full(cfg.state_file, now, warn=lambda line: click.echo(line, err=True))
+    # the state holds what decisions read; of the history, the recent deployments shown
+    state = statefile.load_full(cfg.state_file, now, warn=lambda line: click.echo(line, err=True),
+                                newest=RECENT)
     doc = status_document(cfg, state, now)
     if as_json:
         click.echo(render_json(doc), nl=False)

@@ -11,6 +11,8 @@ the next trim moves it aside to `<name>.corrupt.<UTC time>`, so nothing is lost.
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +86,39 @@ def read(path: Path) -> History:
     except OSError as exc:
         raise StateError(f"{path}: cannot read: {exc.strerror}") from exc
     return parse(path, raw)
+
+
+_ID = re.compile(rb'\{"id":(-?[0-9]+),')
+_BLOCK = 1 << 16
+
+
+def read_newest(path: Path, count: int) -> History:
+    """The newest `count` records, read from the end of the file (what `status` shows, without
+    parsing years of history). The trim keeps the file in id order; when its last lines are not
+    (a run killed between an append and the trim), the whole file is read instead."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, read from its end
+    except FileNotFoundError:
+        return History()
+    except OSError as exc:
+        raise StateError(f"{path}: cannot read: {exc.strerror}") from exc
+    with handle:
+        end = start = os.fstat(handle.fileno()).st_size
+        tail = b""
+        while start > 0 and tail.count(b"\n") <= count:
+            start = max(0, start - _BLOCK)
+            handle.seek(start)
+            tail = handle.read(end - start)
+    if start > 0:  # the first line is cut: whole lines only
+        tail = tail[tail.find(b"\n") + 1:]
+    lines = [line for line in tail.split(b"\n")[:-1] if line.strip()][-count:] if count > 0 else []
+    ids = [int(m.group(1)) for line in lines if (m := _ID.match(line))]
+    records = [r for line in lines if not isinstance(r := _parse(line), str)]
+    if len(records) < len(lines) or ids != sorted(set(ids)) or len(ids) < len(lines):
+        whole = read(path)  # unreadable or out of order: the slow, exact way (lines named)
+        whole.records = whole.records[-count:] if count > 0 else []
+        return whole
+    return History(records=records)
 
 
 def append(path: Path, records: list[DeploymentRecord]) -> None:

@@ -171,12 +171,15 @@ def holds_past(state: State) -> bool:
     return len(state["deployments"]) > len(hot(state))
 
 
-def load_full(path: Path, now: datetime, warn: Callable[[str], None] | None = None) -> State:
+def load_full(path: Path, now: datetime, warn: Callable[[str], None] | None = None,
+              newest: int | None = None) -> State:
     """The state with every recorded deployment (history file and state, oldest first), read
-    only: for `status`, `log` and `serve`. Unreadable history lines are skipped, each told to
-    `warn` in one line naming the file and the line."""
+    only: for `status`, `log` and `serve`; with `newest`, only that many from the history file
+    (its end: what `status` shows) besides the state's. Unreadable history lines are skipped,
+    each told to `warn` in one line naming the file and the line."""
     state = load(path, now, readonly=True)
-    past = historyfile.read(paths.history_file(Path(path)))
+    where = paths.history_file(Path(path))
+    past = historyfile.read(where) if newest is None else historyfile.read_newest(where, newest)
     for problem in past.problems:
         if warn is not None:
             warn(problem)

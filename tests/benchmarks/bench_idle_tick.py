@@ -1,8 +1,15 @@
-"""What an idle tick (nothing to deploy) costs in imports: `python -X importtime` on real runs.
+"""What a tick that deploys nothing costs: its imports, and its CPU with a long history.
 
-Run by hand: `.venv/bin/python tests/benchmarks/bench_idle_tick.py`. Prints, over 5 idle ticks
-against the sandbox, the median import time, the modules loaded, the heaviest top-level
-imports, and whether any deployment machinery was loaded.
+Run by hand: `.venv/bin/python tests/benchmarks/bench_idle_tick.py [--history-only]
+[DEPLOYMENTS] [PRS_PER_REPO]`.
+
+1. Imports (skipped with --history-only): over 5 idle ticks against a small sandbox, `python -X
+   importtime`'s median import time, the modules loaded, the heaviest top-level imports, and
+   whether any deployment machinery was loaded.
+2. A long history (bench_history.py): 3 repos × PRS_PER_REPO (100) open PRs and DEPLOYMENTS
+   (500) deployments; the CPU, wall time and peak RSS of real `kcistage tick` processes while a
+   deployment waits on its `kernelci` step and once all is idle, next to `python -c "import
+   github, click, yaml, requests"`.
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ def parse(stderr: str) -> tuple[float, dict[str, float], set[str]]:
     return total, top, names
 
 
-def main() -> None:
+def imports() -> None:
+    """Part 1: what an idle tick imports."""
     with tempfile.TemporaryDirectory() as tmp, Sandbox(Path(tmp) / "sb") as box:
         assert box.deploy(full=True).code == 0
         totals, walls, modules = [], [], set()
@@ -67,6 +75,15 @@ def main() -> None:
         extra = len([n for n in names if n.startswith(MACHINERY)])
     print(f"loading it would add {statistics.median(costs) / 1000:.0f} ms of imports "
           f"(median of {RUNS}; {extra} kcistage and pathspec modules)")
+
+
+def main() -> None:
+    args = [a for a in sys.argv[1:] if a != "--history-only"]
+    if "--history-only" not in sys.argv:
+        imports()
+    from bench_history import history  # (beside this file)
+
+    history(int(args[0]) if args else 500, int(args[1]) if len(args) > 1 else 100)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
-"""Benchmark (not collected by pytest): state-file save time and the bytes an idle tick writes.
+"""Benchmark (not collected by pytest): the state file and its history, and what an idle tick writes.
 
 Run: python tests/benchmarks/bench_statefile.py [DEPLOYMENTS] [PRS]
 
 A state of DEPLOYMENTS deployments (500) and PRS open PRs (300, over 3 repos, with their GitHub
-page cache) is saved changed (a full write) and unchanged (an idle tick's save); then real idle
-ticks run on the sandbox (real git, the GitHub stand-in over HTTP) and the state file is watched.
+page cache) is split by its first save (the history file takes what decisions do not read), then
+loaded as a tick does and as status does, saved changed (a full write) and unchanged (an idle
+tick's save); then real idle ticks run on the sandbox (real git, the GitHub stand-in over HTTP)
+and the state file is watched.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import tempfile
@@ -16,6 +19,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from kcistage.core import paths
 from kcistage.sandbox.sandbox import Sandbox
 from kcistage.shell import statefile
 
@@ -111,28 +115,33 @@ def main() -> None:
     deployments = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     prs = int(sys.argv[2]) if len(sys.argv) > 2 else 300
     state = build_state(deployments, prs)
+    whole = statefile.dumps(state)  # one document with every deployment: the file before the split
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "state.json"
-        statefile.save(path, state, 1000)
-        size = path.stat().st_size
         rounds = 10
+        load_whole = timed(lambda: json.loads(whole), rounds)
+        split = timed(lambda: statefile.save(path, copy.deepcopy(state), 1000, NOW), 1)
+        statefile.save(path, state, 1000, NOW)  # now the state holds what decisions read
+        size, past = path.stat().st_size, paths.history_file(path).stat().st_size
+        load = timed(lambda: statefile.load(path, NOW), rounds)
+        load_full = timed(lambda: statefile.load_full(path, NOW), rounds)
         encode = timed(lambda: statefile.dumps(state), rounds)
-        # the encoding used before: pretty-printed, which makes json use its pure-Python encoder
-        pretty = timed(lambda: json.dumps(state, sort_keys=True, indent=1, ensure_ascii=False,
-                                          allow_nan=False).encode(), rounds)
-        pretty_size = len(json.dumps(state, sort_keys=True, indent=1, ensure_ascii=False).encode())
 
         def changed() -> None:
             state["next_id"] += 1
-            statefile.save(path, state, 1000)
+            statefile.save(path, state, 1000, NOW)
 
         full = timed(changed, rounds)
-        same = timed(lambda: statefile.save(path, state, 1000), rounds)
+        same = timed(lambda: statefile.save(path, state, 1000, NOW), rounds)
         written, inodes, mtimes = idle_ticks(Path(tmp) / "sb", 5)
     ms = lambda seconds: f"{seconds * 1000:.1f} ms"  # noqa: E731
-    print(f"state: {deployments} deployments, {prs} open PRs: {size / 1024:.0f} KiB on disk")
-    print(f"encode, compact (now):       {ms(encode)}")
-    print(f"encode, pretty (before):     {ms(pretty)} ({pretty_size / 1024:.0f} KiB)")
+    print(f"{deployments} deployments, {prs} open PRs: one document of {len(whole) / 1024:.0f} KiB "
+          f"(parsed in {ms(load_whole)}) before the history file")
+    print(f"split at the first save:     {ms(split)}; state file {size / 1024:.0f} KiB with "
+          f"{len(state['deployments'])} deployments, history file {past / 1024:.0f} KiB")
+    print(f"load the state (a tick):     {ms(load)}")
+    print(f"load both (status, serve):   {ms(load_full)}")
+    print(f"encode the state:            {ms(encode)}")
     print(f"save, something changed:     {ms(full)} (encode + write + fsync + rename)")
     print(f"save, nothing changed:       {ms(same)} (no write)")
     print(f"5 idle ticks on the sandbox: {written} bytes written to the state file, "

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kcistage.core import paths
 from kcistage.core.history import hot
@@ -141,3 +143,27 @@ def test_the_history_limit_counts_both_files(tmp_path: Path) -> None:
     recorded = [d["id"] for d in st_mod.load_full(path, NOW)["deployments"]]
     assert recorded == list(range(19, 31))
     assert saved.gone == list(range(1, 19)) and saved.kept == recorded
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(0, 40_000), max_size=40), count=st.integers(0, 45))
+def test_the_newest_read_from_the_end_are_the_newest_read_whole(
+        tmp_path_factory: pytest.TempPathFactory, sizes: list[int], count: int) -> None:
+    path = tmp_path_factory.mktemp("n") / "h"
+    # records of very different sizes, so the end is read across blocks
+    historyfile.append(path, [dict(deployment(n), reason="x" * size) for n, size in enumerate(sizes, 1)])
+    newest = historyfile.read_newest(path, count)
+    assert newest.records == (historyfile.read(path).records[-count:] if count else [])
+    assert newest.problems == []
+
+
+def test_the_newest_out_of_order_or_unreadable_are_read_the_slow_way(tmp_path: Path) -> None:
+    path = tmp_path / "h"
+    historyfile.append(path, [deployment(n) for n in (1, 2, 5, 3, 4)])  # a killed run's leftover
+    assert [r["id"] for r in historyfile.read_newest(path, 3).records] == [3, 4, 5]
+    with path.open("ab") as handle:
+        handle.write(b'{"id":6,"cyc\n')
+    newest = historyfile.read_newest(path, 2)
+    assert [r["id"] for r in newest.records] == [4, 5]
+    assert newest.problems == [f"{path} line 6: not valid JSON: skipped (the next deployment "
+                               "moves it aside)"]
