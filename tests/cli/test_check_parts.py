@@ -136,3 +136,15 @@ def test_a_program_it_may_not_stat_is_a_fail_line_and_the_rest_runs() -> None:
     assert line(lines, "step after").startswith("ok")  # and the rest ran
     assert line(lines, "notify.on_failure").startswith("ok")
     assert line(lines, "serve.webhook_secret_file").startswith("--")
+
+
+def test_a_github_that_does_not_answer_is_a_fail_line_within_the_probe_bound(box: Sandbox) -> None:
+    box.hub.slow_next(2, 60)  # GET /user (and its one retry on loopback): no answer for a minute
+    started = time.monotonic()
+    code, lines = check(box)
+    assert time.monotonic() - started < PROBE_TIMEOUT + 15
+    assert code == 3, lines
+    said = line(lines, "github")
+    assert said.startswith("FAIL") and "GitHub unreachable" in said, said
+    assert line(lines, f"{API} git").startswith("ok")  # git and the rest were still checked
+    assert line(lines, "serve.webhook_secret_file").startswith("ok")
