@@ -143,7 +143,7 @@ def test_history_property(tmp_path_factory: pytest.TempPathFactory, count: int, 
     # `history` deployments in all: those decisions read, and the newest of the others
     others = [n for n in range(1, count + 1) if n not in keep]
     room = max(history - len(keep), 0)
-    assert ids == sorted(keep | set(others[len(others) - room:]))
+    assert ids == sorted(keep | set(others[max(len(others) - room, 0):]))
     assert [d["id"] for d in st_mod.load(path, NOW)["deployments"]] == sorted(keep)
 
 
