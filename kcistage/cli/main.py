@@ -72,6 +72,11 @@ class _Kcistage(click.Group):
             code = super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise  # click's own: usage errors (exit 2), --help, --version
+        except BrokenPipeError:
+            # the reader went away (`kcistage status | head -1`): its choice, not an error; the
+            # rest of the output (and Python's flush at exit) goes nowhere, silently
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except Exception as exc:
             if isinstance(ctx.obj, Env) and ctx.obj.verbose:
                 traceback.print_exception(exc, file=sys.stderr)

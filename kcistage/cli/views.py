@@ -130,7 +130,7 @@ def _paused_line(paused: dict[str, Any]) -> str:
 
 def render_plain(doc: dict[str, Any]) -> str:
     """Plain text for pipes and logs: no colour, no escape sequences."""
-    out = ["Running"]
+    out = [poll_line(doc), "", "Running"]
     out += ["  " + line for line in _running_lines(doc)] or ["  none"]
     paused = doc.get("paused")
     if paused:
@@ -153,13 +153,33 @@ def render_plain(doc: dict[str, Any]) -> str:
     out += ["", "Pull requests"]
     prs = doc.get("prs") or []
     if prs:
-        rows = [[f"{clean(p.get('repo'))}#{clean(p.get('number'))}", clean(p.get("author")),
-                 clean(p.get("sha"))[:12], clean(p.get("state")), clean(p.get("reason") or "-"),
-                 _short_title(p.get("title"))] for p in prs]
-        out += _columns(["PR", "AUTHOR", "SHA", "STATE", "REASON", "TITLE"], rows)
+        # one line of fixed facts per PR (ids and SHAs never wrap), then its reason and what
+        # would change it on lines of their own
+        rows = [[_pr_id(p), clean(p.get("state")), clean(p.get("sha"))[:12],
+                 clean(p.get("author")), _short_title(p.get("title"))] for p in prs]
+        lines = _columns(["PR", "STATE", "SHA", "AUTHOR", "TITLE"], rows)
+        out.append(lines[0])
+        for line, p in zip(lines[1:], prs, strict=True):
+            out.append(line)
+            out.append(f"      reason: {clean(p.get('reason') or '-')}")
+            if p.get("change"):
+                out.append(f"      what would change this: {clean(p['change'])}")
     else:
         out.append("  no open pull requests")
     return "\n".join(out) + "\n"
+
+
+def _pr_id(pr: dict[str, Any]) -> str:
+    return f"{clean(pr.get('repo'))}#{clean(pr.get('number'))}"
+
+
+def poll_line(doc: dict[str, Any]) -> str:
+    """How old the last poll of GitHub is, as the page says it at its top."""
+    age = seconds_between(doc.get("polled"), doc.get("generated"))
+    if age is None:
+        return "Last poll of GitHub: none recorded yet"
+    words = "just now" if age < 60 else f"{fmt_duration(age)} ago"
+    return f"Last poll of GitHub: {words} ({fmt_time(doc.get('polled'))})"
 
 
 # ---------------------------------------------------------------- rich
@@ -173,6 +193,7 @@ def render_rich(doc: dict[str, Any], console: Any) -> None:
     def text(value: Any, style: str = "") -> Text:
         return Text(clean(value), style=style)
 
+    console.print(text(poll_line(doc)))
     run = doc.get("running")
     if run:
         body = Text()
@@ -197,7 +218,8 @@ def render_rich(doc: dict[str, Any], console: Any) -> None:
 
     table = Table(title="Recent deployments", title_justify="left", expand=False)
     for name in ("ID", "Cycle", "Trigger", "Result", "Started", "Duration", "PRs", "Steps"):
-        table.add_column(name, justify="right" if name in ("ID", "PRs", "Duration") else "left")
+        table.add_column(name, justify="right" if name in ("ID", "PRs", "Duration") else "left",
+                         no_wrap=name in ("ID", "Result", "Duration", "PRs"))
     for d in doc.get("last") or []:
         result = d.get("result")
         table.add_row(text(d.get("id")), text(d.get("cycle")), text(d.get("trigger")),
@@ -211,17 +233,33 @@ def render_rich(doc: dict[str, Any], console: Any) -> None:
         # each line is clean already; joined after, so the newlines stay newlines
         console.print(Panel(Text("\n".join(shown)), title="What they showed", title_align="left"))
 
-    prs = Table(title="Pull requests", title_justify="left", expand=False)
-    for name in ("PR", "Author", "SHA", "State", "Reason", "Title"):
-        prs.add_column(name, overflow="fold")
-    for p in doc.get("prs") or []:
-        state = p.get("state")
-        prs.add_row(text(f"{clean(p.get('repo'))}#{clean(p.get('number'))}"), text(p.get("author")),
-                    text(clean(p.get("sha"))[:12]), text(state, _PR_STYLE.get(state, "")),
-                    text(p.get("reason") or "-"), text(_short_title(p.get("title"))))
-    console.print(prs if doc.get("prs") else
-                  Panel(text("no open pull requests", "dim"), title="Pull requests",
-                        title_align="left"))
+    _rich_prs(doc.get("prs") or [], console)
+
+
+def _rich_prs(prs: list[dict[str, Any]], console: Any) -> None:
+    """One block per PR: a line of fixed facts that never wraps (the id first, so it is never
+    split), then the reason, what would change it and the title, wrapped and indented."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    console.print(Text("Pull requests", style="italic"))
+    if not prs:
+        console.print(Text("  no open pull requests", style="dim"))
+        return
+    for p in prs:
+        state = clean(p.get("state"))
+        head = Text("  ")
+        head.append(_pr_id(p), style="bold")
+        head.append("  ")
+        head.append(state, style=_PR_STYLE.get(state, ""))
+        head.append(f"  {clean(p.get('sha'))[:12]}  ", style="dim")
+        head.append(clean(p.get("author")))
+        console.print(head, no_wrap=True, overflow="ellipsis")
+        body = Text(clean(p.get("reason") or "-"))
+        if p.get("change"):
+            body.append("\n→ " + clean(p["change"]), style="italic")
+        body.append("\n" + _short_title(p.get("title")), style="dim")
+        console.print(Padding(body, (0, 0, 0, 6)))
 
 
 # ---------------------------------------------------------------- logs

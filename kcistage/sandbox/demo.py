@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -22,6 +23,11 @@ from kcistage.sandbox.webhooks import SandboxServe, pull_request_event
 from kcistage.web import page
 
 
+def bold(text: str) -> str:
+    """Narration in bold, unless NO_COLOR asks for plain text (click strips it for pipes)."""
+    return text if os.environ.get("NO_COLOR") else click.style(text, bold=True)
+
+
 class Timeline:
     """Prints the story: simulated clock time, what happened, what kcistage said."""
 
@@ -30,7 +36,7 @@ class Timeline:
 
     def say(self, text: str) -> None:
         """A narration line (what people did)."""
-        click.echo(f"[{self.box.clock():%H:%M}] {click.style(text, bold=True)}")
+        click.echo(f"[{self.box.clock():%H:%M}] {bold(text)}")
 
     def tick(self, label: str = "tick", **kwargs: bool) -> TickResult:
         """Run a tick and print what kcistage printed, indented."""
@@ -174,7 +180,7 @@ def _push_during(box: Sandbox, deploy_id: int) -> None:
         box.wait_for_step("restart-api", deploy_id)
         box.push("kernelci-api", 8, {"api/models.py": "MODELS = [1, 2]\n"})
         click.echo(f"[{box.clock():%H:%M}] "
-                   f"{click.style('broonie pushes to kernelci-api#8', bold=True)}")
+                   f"{bold('broonie pushes to kernelci-api#8')}")
         box.wait_for_step("restart-api", deploy_id, count=2)  # the deployment restarted
     finally:
         box.release("restart-api")  # whatever happened, the step must not stay held

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import shutil
@@ -17,7 +18,17 @@ INSTALL = "npm ci --prefix tests/contract --no-audit --no-fund"
 def load() -> dict[str, Any]:
     """GitHub's dereferenced OpenAPI description, installed by npm (package-lock.json) if missing.
 
-    Without npm, or when the install fails, this fails with the command to run: never a skip."""
+    Without npm, or when the install fails, this fails with the command to run: never a skip.
+    Under a lock, so that parallel test workers (pytest -n) run one install, not one each."""
+    if not DESCRIPTION.exists():
+        with open(HERE / ".install.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            _install()
+    return json.loads(DESCRIPTION.read_text())
+
+
+def _install() -> None:
+    """`npm ci` into tests/contract, unless another worker did it meanwhile."""
     if not DESCRIPTION.exists():
         if shutil.which("npm") is None:
             raise AssertionError(f"{DESCRIPTION} is missing and npm is not installed: install "
@@ -28,7 +39,6 @@ def load() -> dict[str, Any]:
         if done.returncode != 0 or not DESCRIPTION.exists():
             raise AssertionError(f"npm could not install @octokit/openapi ({done.stderr[-300:]}): "
                                  f"run `{INSTALL}`")
-    return json.loads(DESCRIPTION.read_text())
 
 
 def shape(template: str) -> str:

