@@ -59,10 +59,16 @@ def on_sigterm() -> Iterator[None]:
 
 
 def term_when(event: threading.Event) -> None:
-    """SIGTERM to this process once `event` is set (the request reached the server)."""
+    """SIGTERM to the main thread once `event` is set (the request reached the server).
+
+    To the main thread, where the wait is: kcistage has no other thread, but a pytest -n worker
+    does, and one of them could take a signal sent to the process without interrupting the wait."""
+    main = threading.main_thread().ident
+    assert main is not None
+
     def send() -> None:
         if event.wait(10):
-            os.kill(os.getpid(), signal.SIGTERM)
+            signal.pthread_kill(main, signal.SIGTERM)
     threading.Thread(target=send, daemon=True).start()
 
 
