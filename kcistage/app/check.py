@@ -208,13 +208,22 @@ def _describe(granted: dict[str, str]) -> str:
 
 
 def _step(cfg: Config, step: Step) -> Finding:
-    """A run step's program is found; a drain step's URL answers a count."""
+    """A run step's program is found; a drain step's URL answers a count, a probe's its status."""
     if step.drain is not None:
         count, answered, said = probe_count(step.drain, timeout=5.0)
         what = f"step {step.name}"
         if count is not None:
             return Finding(what, True, f"{step.drain.url} answers {count}")
         return Finding(what, False, f"{step.drain.url}: {said}", service=not answered)
+    if step.probe is not None:  # answering at all is what a check can show; steadiness is the step's
+        from kcistage.shell.probe import ask
+
+        status, said = ask(step.probe.url, timeout=5.0)
+        what = f"step {step.name}"
+        if status == step.probe.expect:
+            return Finding(what, True, f"{step.probe.url} answers {status}")
+        return Finding(what, False, f"{step.probe.url}: {said} (expected {step.probe.expect})",
+                       service=status is None)
     if step.run is None:  # a verification step: its services are checked on their own lines
         return Finding(f"step {step.name}", True, "runs no program")
     cwd: Path | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
@@ -226,7 +226,7 @@ def run(cfg: Config, clock: Callable[[], datetime], action: Callable[[Context], 
     waiting = [] if dry_run else pokes.waiting(cfg.serve.poke_dir)
     lock = nullcontext() if dry_run else statefile.Lock(cfg.state_file)
     try:
-        with lock:
+        with _taken(lock, cfg, clock):
             state = statefile.load(cfg.state_file, clock(), readonly=dry_run)
             ctx = Context(cfg=cfg, clock=clock, state=state, dry_run=dry_run, token=token,
                           local=local,
@@ -256,6 +256,32 @@ def run(cfg: Config, clock: Callable[[], datetime], action: Callable[[Context], 
                 _record_rate(ctx)
     finally:
         pokes.remove(cfg.serve.poke_dir, waiting)
+
+
+@contextlib.contextmanager
+def _taken(lock: Any, cfg: Config, clock: Callable[[], datetime]) -> Iterator[None]:
+    """Hold `lock`; when another run holds it, say which deployment that run is carrying on."""
+    try:
+        lock.__enter__()
+    except LockHeld as exc:
+        raise LockHeld(f"{exc}{_running_note(cfg, clock())}") from None
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _running_note(cfg: Config, now: datetime) -> str:
+    """`: deployment N (cycle) is running, step S` from the state file read without the lock."""
+    try:
+        state = statefile.load(cfg.state_file, now, readonly=True)
+    except KcistageError:
+        return ""
+    last = state["deployments"][-1] if state["deployments"] else None
+    if last is None or last["result"] != "running":
+        return ""
+    step = f", step {last['step']}" if last.get("step") else ""
+    return f": deployment {last['id']} ({last['cycle']}) is running{step}"
 
 
 def _record_rate(ctx: Context) -> None:

@@ -21,8 +21,8 @@ def check(env: Env) -> int:
     """Check a server setup: one line per part, nothing written.
 
     Config, state and folders, the credential and who it is, each repository readable (GitHub
-    and git) and its staging branch pushable (git push --dry-run), each step's program, drain
-    URLs. Exit 0 when all pass, 3 when only a service is unreachable, else 2.
+    and git) and its staging branch pushable (git push --dry-run), each step's program, drain and
+    probe URLs. Exit 0 when all pass, 3 when only a service is unreachable, else 2.
     """
     from kcistage.app.check import Finding, exit_status, run_checks
 

@@ -106,7 +106,10 @@ def _running_lines(doc: dict[str, Any]) -> list[str]:
              f"{clean(run.get('trigger'))} · started {fmt_time(run.get('started'))} · "
              f"running for {fmt_duration(_elapsed(doc))}",
              f"step {clean(run.get('step') or '-')} · restarts {clean(run.get('restarts', 0))}"]
-    if run.get("alive") is False:
+    if run.get("waiting"):  # between ticks: no process runs it, by design
+        lines.append(f"waits for {clean(run['waiting'])} · next check "
+                     f"{fmt_time(run.get('check_at'))}")
+    elif run.get("alive") is False:
         pid = f" {clean(run['pid'])}" if run.get("pid") is not None else ""
         lines.append(f"process{pid} gone: the next tick or deploy marks it interrupted")
     return lines

@@ -84,7 +84,9 @@ def _summary(doc: dict[str, Any]) -> str:
                 f"{when(running.get('started'))}, running for "
                 f"{duration(running.get('elapsed'))}; step {esc(step)}; "
                 f"restarts {esc(running.get('restarts') or 0)}")
-        if running.get("alive") is False:
+        if running.get("waiting"):  # between ticks: no process runs it, by design
+            text += f"; waits for {esc(running['waiting'])} (next check {when(running.get('check_at'))})"
+        elif running.get("alive") is False:
             text += "; its process is gone: the next tick marks it interrupted"
     else:
         text = "none"

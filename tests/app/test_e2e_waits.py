@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from kcistage.app.status_document import status_document
 from kcistage.sandbox.harmless_step import release
 from kcistage.sandbox.sandbox import OWNER, Sandbox, sandbox_steps
 from kcistage.shell import statefile
+from kcistage.web import page
 from tests.conftest import deployments, kill_tick_at, run_cli
 
 API = "kernelci-api"
@@ -69,6 +71,11 @@ def test_a_waiting_deployment_spans_ticks_that_answer_comments(box: Sandbox) -> 
     doc = status(box)
     assert doc["running"]["id"] == 1 and "count 3" in doc["running"]["waiting"]
     assert doc["next"]["action"] == "wait" and "waits for" in doc["next"]["reason"]
+    text = run_cli(box.config_path, "status", now=box.clock()).stdout
+    assert "waits for queue to drain" in text and "gone" not in text, text
+    full = status_document(box.config(), box.state(), box.clock())
+    html = page.render(full, box.state()["deployments"])
+    assert "waits for queue to drain" in html and "process is gone" not in html
 
     box.advance(0.5)  # a comment while it waits is answered by the next tick
     box.comment(API, 5, "stranger", "@kcibot deploy")
@@ -159,6 +166,8 @@ def test_a_long_step_of_a_full_cycle_polls_answers_and_is_not_restarted(box: San
         running = deployments(box)[-1]
         assert (running["cycle"], running["result"], running["step"]) == \
             ("full", "running", "build-api-image")
+        code, out = tick(box, "deploy")  # by hand: refused, naming what runs
+        assert code == 75 and "deployment 1 (full) is running, step build-api-image" in out, out
     finally:
         release(box.records, "build-api-image").touch()
     out, _ = proc.communicate(timeout=60)

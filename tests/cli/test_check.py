@@ -74,6 +74,8 @@ def test_each_broken_part_has_its_fail_line(box: Sandbox, tmp_path: Path) -> Non
         {"name": "bad-cwd", "run": ["git", "status"], "cwd": str(tmp_path / "nowhere")},
         {"name": "in-checkout", "run": ["./tools/deploy"], "cwd": "kernelci-api"},
         {"name": "drain-bad", "drain": {"url": f"{box.hub.url}/no/count"}},
+        {"name": "probe-bad", "probe": {"url": f"{box.hub.url}/no/such/page"}},
+        {"name": "probe-good", "probe": {"url": box.count_url}},
     ]
     box.overrides = {"steps": steps, "notify": {"on_failure": ["kcistage-no-mailer"]}}
     box.write_config()
@@ -91,8 +93,11 @@ def test_each_broken_part_has_its_fail_line(box: Sandbox, tmp_path: Path) -> Non
     assert "nowhere is not a folder" in line(lines, "step bad-cwd")
     assert line(lines, "step in-checkout").startswith("--   ")
     assert "HTTP 401" in line(lines, "step drain-bad")  # answers, but no count: broken
+    assert "HTTP 401 (expected 200)" in line(lines, "step probe-bad")
+    assert line(lines, "step probe-good").startswith("ok") and "answers 200" in \
+        line(lines, "step probe-good")
     assert "kcistage-no-mailer: not found" in line(lines, "notify.on_failure")
-    assert lines[-1] == f"{len(lines) - 1} checks, 9 failed"
+    assert lines[-1] == f"{len(lines) - 1} checks, 10 failed"
 
 
 def test_wrong_token_fails_github_and_git(box: Sandbox) -> None:
@@ -105,13 +110,15 @@ def test_wrong_token_fails_github_and_git(box: Sandbox) -> None:
 
 
 def test_only_services_unreachable_exits_3(box: Sandbox) -> None:
-    box.overrides = {"steps": [{"name": "drain", "drain": {"url": "http://127.0.0.1:9/count"}}]}
+    box.overrides = {"steps": [{"name": "drain", "drain": {"url": "http://127.0.0.1:9/count"}},
+                               {"name": "probe", "probe": {"url": "http://127.0.0.1:9/"}}]}
     box.write_config()
     box.hub.stop()  # GitHub's API is down; the git server still answers
     code, lines = check(box)
     assert code == 3, lines
     assert "GitHub unreachable" in line(lines, "github")
     assert "unreachable" in line(lines, "step drain")
+    assert "refused" in line(lines, "step probe")
     assert line(lines, "kernelci-api push").startswith("ok")
 
 
