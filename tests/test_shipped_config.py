@@ -52,6 +52,18 @@ def test_credential_name_matches_the_unit(cfg: Config) -> None:
     assert cfg.github.token_file.parent.name == "kcistage.service"
 
 
+def test_the_test_kernel_is_verified_through_kernelci(cfg: Config) -> None:
+    unit = (CONFIG.parent / "systemd" / "kcistage.service").read_text()
+    step = next(s for s in cfg.steps if s.name == "test-kernel")
+    kc = step.kernelci
+    assert kc is not None and step.cycles == ("full",)
+    assert (kc.api, kc.pipeline) == ("https://staging.kernelci.org:9000",
+                                     "https://staging.kernelci.org:9100")
+    assert kc.kernel == "pinned" and kc.tree.branch == "staging-next"
+    assert kc.token_file is not None and kc.token_file.parent.name == "kcistage.service"
+    assert f"LoadCredential={kc.token_file.name}:/etc/kcistage/{kc.token_file.name}" in unit
+
+
 def test_every_staging_ini_user_is_trusted(cfg: Config) -> None:
     parser = configparser.ConfigParser()
     assert parser.read(STAGING_INI) == [str(STAGING_INI)]

@@ -91,7 +91,8 @@ def test_service_key_settings() -> None:
     runtime = app_token_file({"RUNTIME_DIRECTORY": "/run/" + s["RuntimeDirectory"][0]},
                              DEFAULT_POKE_DIR)
     assert runtime == app_token_file({}, DEFAULT_POKE_DIR)  # the same file
-    assert s["LoadCredential"] == ["github-token:/etc/kcistage/github-token"]
+    assert s["LoadCredential"] == ["github-token:/etc/kcistage/github-token",
+                                   "kci-token:/etc/kcistage/kci-token"]
     assert s["TimeoutStartSec"] == ["4h"]
     assert s["KillMode"] == ["mixed"] and s["KillSignal"] == ["SIGTERM"]
     for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp", "ProtectKernelTunables",
