@@ -64,6 +64,16 @@ def test_the_test_kernel_is_verified_through_kernelci(cfg: Config) -> None:
     assert f"LoadCredential={kc.token_file.name}:/etc/kcistage/{kc.token_file.name}" in unit
 
 
+def test_probes_follow_the_restarts(cfg: Config) -> None:
+    names = [s.name for s in cfg.steps]
+    for probe, after in (("api-healthy", "api-up"), ("pipeline-healthy", "pipeline-up")):
+        step = cfg.steps[names.index(probe)]
+        assert names.index(probe) == names.index(after) + 1 and step.probe is not None
+        assert step.paths == cfg.steps[names.index(after)].paths  # runs whenever it restarts
+        assert step.probe.expect == 200 and step.probe.stable.total_seconds() == 60
+    assert cfg.steps[names.index("api-healthy")].probe.url.endswith(":9000/latest/")  # type: ignore[union-attr]
+
+
 def test_every_staging_ini_user_is_trusted(cfg: Config) -> None:
     parser = configparser.ConfigParser()
     assert parser.read(STAGING_INI) == [str(STAGING_INI)]

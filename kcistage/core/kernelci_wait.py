@@ -63,7 +63,8 @@ def after_checkout(kc: KernelCI, data: dict[str, Any], now: datetime,
     if answer.treeid:
         kept = {**data, "phase": "tree", "treeid": answer.treeid, "node": answer.node,
                 "last_read": format_time(now)}
-        return Next(None, f"tree {answer.treeid} of kernel {short(data.get('commit'))} submitted",
+        return Next(None, f"tree {short(answer.treeid)} of kernel {short(data.get('commit'))} "
+                    "submitted",
                     kept, now + kc.interval)
     if answer.error in ("refused", "malformed"):
         said = f" ({answer.status})" if answer.status else ""
@@ -91,16 +92,16 @@ def after_read_error(kc: KernelCI, data: dict[str, Any], since: datetime, now: d
         return ended_inconclusive(f"the KernelCI API could not be read for {human((now - last).total_seconds())}"
                      f" ({error})")
     if now >= since + kc.timeout:
-        return ended_inconclusive(f"tree {data.get('treeid')} not complete after "
+        return ended_inconclusive(f"tree {short(data.get('treeid'))} not complete after "
                      f"{human(kc.timeout.total_seconds())}; the API last said: {error}")
-    return Next(None, f"tree {data.get('treeid')}: the API cannot be read ({error})", data,
+    return Next(None, f"tree {short(data.get('treeid'))}: the API cannot be read ({error})", data,
                 _deadline(kc, since, now, now + kc.interval))
 
 
 def after_read(kc: KernelCI, data: dict[str, Any], since: datetime, now: datetime,
                tree: Tree) -> Next | None:
     """A tree read that is not complete (None: it is complete, to be judged)."""
-    treeid = data.get("treeid")
+    treeid = short(data.get("treeid"))  # (64 hex digits: the first 12 name it for people)
     if tree.problems:
         shown = "; ".join(p.text for p in tree.problems[:SHOWN_PROBLEMS])
         more = len(tree.problems) - SHOWN_PROBLEMS

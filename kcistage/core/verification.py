@@ -221,9 +221,9 @@ def first_baseline_ok(per_identity: Mapping[str, str]) -> bool:
         r == "pass" for i, r in per_identity.items() if kind_of(i) == "test")
 
 
-def short(commit: str | None) -> str:
-    """A kernel commit as people read it."""
-    return printable(commit)[:12] if commit else "unknown commit"
+def short(commit: Any) -> str:
+    """A kernel commit (or a treeid) as people read it: its first 12 characters."""
+    return printable(commit)[:12] if commit else "unknown"
 
 
 @dataclass(frozen=True)

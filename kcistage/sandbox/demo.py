@@ -18,7 +18,8 @@ import click
 from kcistage.app.status_document import status_document
 from kcistage.core.model import format_time
 from kcistage.sandbox.demo_dependencies import scene as dependencies_scene
-from kcistage.sandbox.sandbox import START, Sandbox, TickResult
+from kcistage.sandbox.kernelci_standin import MARKER
+from kcistage.sandbox.sandbox import OWNER, START, Sandbox, TickResult
 from kcistage.sandbox.webhooks import SandboxServe, pull_request_event
 from kcistage.web import page
 
@@ -78,6 +79,9 @@ def script(box: Sandbox, t: Timeline, web: SandboxServe) -> None:
     t.tick()
     box.advance(5)
     t.tick()
+    t.say("the first deployment is a full cycle: its test kernel's checkout goes to the KernelCI "
+          "pipeline, and each minute's tick reads the tree once, no process waiting in between")
+    _follow_tree(t, box)
 
     box.advance(10)
     t.say("JenySadadia (trusted) opens kernelci-pipeline#101: a pipeline config change; GitHub "
@@ -130,6 +134,9 @@ def script(box: Sandbox, t: Timeline, web: SandboxServe) -> None:
     box.comment("kernelci-pipeline", 101, "nuclearcat", "@kcibot trigger")
     box.advance(1)
     t.tick()
+    t.say("the test kernel's checkout is submitted to the KernelCI pipeline; the deployment "
+          "waits for its tree with no process running: each minute's tick reads it once")
+    _follow_tree(t, box)
     _steps(box)
 
     box.advance(31)
@@ -154,6 +161,59 @@ def script(box: Sandbox, t: Timeline, web: SandboxServe) -> None:
     _pr_line(box, "kernelci-pipeline#103")
     _ = sha7
     dependencies_scene(box, t)
+    _regression_act(t, box)
+
+
+def _follow_tree(t: Timeline, box: Sandbox, limit: int = 30) -> None:
+    """Tick every minute while the running full cycle waits for its tree; print what it showed."""
+    for _ in range(limit):
+        running = box.state()["deployments"][-1]
+        if running["result"] != "running":
+            break
+        waiting = running.get("waiting")
+        if waiting:
+            click.echo(f"          status: deployment {running['id']} waits: {waiting['what']}")
+        box.advance(1)
+        t.tick()
+    last = box.state()["deployments"][-1]
+    for step in last["steps"]:
+        if step.get("summary"):
+            click.echo(f"          deployment {last['id']} {step['name']}: {step['summary']}")
+
+
+def _regression_act(t: Timeline, box: Sandbox) -> None:
+    """A PR that breaks a KernelCI test: the regression check catches it, the search blames it."""
+    box.advance(31)
+    t.say("JenySadadia opens kernelci-pipeline#106 (a pipeline change that, unknown to her, "
+          "breaks the dmesg.crit test) and broonie kernelci-api#11 (harmless)")
+    box.open_pr("kernelci-pipeline", 106, "JenySadadia",
+                {"config/runtime/baseline.jinja2": "dmesg: strict\n", MARKER: "dmesg.crit\n"},
+                title="baseline: stricter dmesg")
+    box.open_pr("kernelci-api", 11, "broonie", {"api/users.py": "USERS = 1\n"}, title="api: users")
+    box.advance(6)
+    t.until_idle()
+    t.say("admin nuclearcat asks for a full cycle on kernelci-pipeline#106: '@kcibot trigger'")
+    box.comment("kernelci-pipeline", 106, "nuclearcat", "@kcibot trigger")
+    box.advance(1)
+    t.tick()
+    _follow_tree(t, box)
+    _next_line(box)
+    t.say("the culprit search runs the test kernel at the failed deployment's kernel commit, "
+          "against the same baseline, for each candidate (a tick a minute; the waits not shown):")
+    for _ in range(80):
+        box.advance(1)
+        result = box.tick(verbose=t.verbose)
+        for line in result.lines:
+            if " waits for " not in line:
+                click.echo(f"[{box.clock():%H:%M}]   kcistage tick> {line}")
+        if box.state()["bisect"] is None and box.state()["deployments"][-1]["result"] != "running":
+            break
+    _pr_line(box, "kernelci-pipeline#106")
+    _pr_line(box, "kernelci-api#11")
+    told = [line for c in box.hub.comments(f"{OWNER}/kernelci-pipeline", 106)
+            for line in c["body"].splitlines() if "Excluded as the culprit" in line]
+    if told:
+        click.echo(f"          kernelci-pipeline#106 is told: {told[-1].removeprefix('- ')}")
 
 
 def _snapshot(box: Sandbox, path: Path) -> None:
@@ -213,7 +273,7 @@ def run_demo(keep: Path | None = None, verbose: bool = False) -> int:
     root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="kcistage-demo-"))
     started = time.monotonic()
     try:
-        with Sandbox(root) as box, SandboxServe(box) as web:
+        with Sandbox(root, kernelci=True) as box, SandboxServe(box) as web:
             script(box, Timeline(box, verbose), web)
             if keep is not None:
                 _snapshot(box, root / "status.html")

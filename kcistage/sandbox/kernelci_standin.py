@@ -84,7 +84,8 @@ class FakeKernelCI:
         self.retried: set[str] = set()  # jobs whose first attempt is incomplete, then retried
         self.stall = False  # new trees never complete
         self.hostile = False  # new trees carry a test named with markup and control characters
-        self.auto_advance = True  # a first-page read advances its tree one stage
+        self.auto_advance = True  # a first-page read advances its tree
+        self.stages_per_read = 1  # ... by this many stages (STAGES: complete at the first read)
         self.trees: dict[str, _Tree] = {}
         self.checkouts: list[dict[str, Any]] = []  # bodies of accepted checkouts, in order
         self.requests: list[tuple[str, str]] = []
@@ -287,7 +288,7 @@ class FakeKernelCI:
             return 422, {"detail": [{"type": "int_parsing", "msg": "Input should be an integer"}]}
         tree = self.trees.get(query.get("treeid", ""))
         if tree is not None and offset == 0 and self.auto_advance and tree.stage < STAGES:
-            tree.stage += 1
+            tree.stage = min(tree.stage + self.stages_per_read, STAGES)
             self._build(tree)
         nodes = self._select(query)
         return 200, {"items": nodes[offset:offset + limit], "total": len(nodes), "limit": limit,

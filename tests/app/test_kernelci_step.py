@@ -155,4 +155,4 @@ def test_a_malformed_tree_is_inconclusive_with_one_line(world: World) -> None:
     world.kci.fault("nodes", "missing")
     world.run(record)
     assert record["steps"][-1]["summary"] == (
-        f"inconclusive: the API has no node of tree {record['steps'][-1]['tree']['treeid']}")
+        f"inconclusive: the API has no node of tree {record['steps'][-1]['tree']['treeid'][:12]}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -44,6 +45,16 @@ def test_demo_tells_the_story_and_cleans_up(tmp_path: Path, monkeypatch: pytest.
     assert "kernelci-pipeline#105 is pending: waits for kernelci-core#31: draft" in out
     assert "merged kernelci-core#31 and kernelci-pipeline#105 together" in out
     assert "with kernelci-core#31 (Depends-On)" in out
+    # the test kernel is followed to the end across ticks (no process waits) and judged
+    assert "deployment 1 waits: tree " in out and "; first baseline" in out
+    assert re.search(r"test-kernel: kernel \w+: .*; no regression against deployment \d+", out)
+    # a PR that breaks a test: caught by the regression check, blamed by test name, excluded
+    assert re.search(r"2 regressions against deployment \d+: test:checkout/kbuild-gcc-12-x86/"
+                     r"baseline-x86/dmesg\.crit@", out)
+    assert re.search(r"kernelci-pipeline#106 is excluded: culprit of deployment \d+", out)
+    assert re.search(r"kernelci-pipeline#106 is told: Excluded as the culprit: deployment \d+ "
+                     r"failed with this commit \(step `test-kernel`\): 2 regressions: "
+                     r"`test:checkout/kbuild-gcc-12-x86/baseline-x86/dmesg\.crit@", out)
     assert "Next: `" in out and "demo --keep DIR`" in out
     assert set(Path(tempfile.gettempdir()).glob("kcistage-demo-*")) == before
     assert Path(tempfile.gettempdir()) == tmp_path
