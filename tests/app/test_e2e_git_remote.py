@@ -84,7 +84,7 @@ def test_a_silent_remote_ends_the_run_at_git_timeout(box: Sandbox) -> None:
     box.git_http.hang[API] = ""
     started = time.monotonic()
     done = run_cli(box.config_path, "deploy", now=box.clock(), timeout=120)
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 60  # two 2 s bounds, on a busy machine
     assert done.returncode == 3, (done.stdout, done.stderr)
     message = _one_error_line(done)
     assert message.startswith(f"{API}: git ") and "timed out after 2s" in message, message

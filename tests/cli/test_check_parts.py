@@ -36,7 +36,7 @@ def test_a_silent_remote_is_a_fail_line_within_the_probe_bound(box: Sandbox) -> 
     started = time.monotonic()
     code, lines = check(box)
     took = time.monotonic() - started
-    assert took < PROBE_TIMEOUT + 15, took  # one bounded probe, not git's own minutes
+    assert took < PROBE_TIMEOUT + 50, took  # one bounded probe, not git's own minutes
     assert code == 3, lines  # only a service failed
     said = line(lines, f"{API} git")
     assert said.startswith("FAIL") and "did not finish in time" in said, said
@@ -142,7 +142,7 @@ def test_a_github_that_does_not_answer_is_a_fail_line_within_the_probe_bound(box
     box.hub.slow_next(2, 60)  # GET /user (and its one retry on loopback): no answer for a minute
     started = time.monotonic()
     code, lines = check(box)
-    assert time.monotonic() - started < PROBE_TIMEOUT + 15
+    assert time.monotonic() - started < PROBE_TIMEOUT + 50
     assert code == 3, lines
     said = line(lines, "github")
     assert said.startswith("FAIL") and "GitHub unreachable" in said, said

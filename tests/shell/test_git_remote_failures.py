@@ -73,7 +73,7 @@ def test_a_silent_remote_ends_at_the_timeout_with_its_process_group(
         git.remote_head(_repo(server))
     took = time.monotonic() - started
     assert server.hung.is_set()
-    assert 1.9 < took < 7, took
+    assert 1.9 < took < 30, took  # near the bound (a busy machine spawns slowly)
     message = str(err.value)
     assert message.startswith(f"kernelci-api: git ls-remote failed: {remote_host(server.url)} "
                               "did not finish in time (git ls-remote timed out after 2s)")
@@ -89,7 +89,7 @@ def test_the_low_speed_limit_ends_a_silent_transfer_before_the_timeout(
     started = time.monotonic()
     with pytest.raises(ServiceError) as err:
         git.build(_repo(server), remote.head("main"), [])
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 60  # not the 120 s timeout
     assert "too slow" in str(err.value).lower(), err.value  # curl's words, through git
 
 
@@ -101,7 +101,7 @@ def test_stop_ends_a_hanging_git_at_once(tmp_path: Path, server: GitHttpServer) 
     started = time.monotonic()
     with pytest.raises(GitStopped, match="git ls-remote stopped: stopped by SIGTERM"):
         git.remote_head(_repo(server))
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # not the 600 s timeout
     assert _gone(server.url), "git outlived the stop"
 
 
