@@ -49,7 +49,7 @@ class Layout:
         """A layout of about `nodes` nodes (for benchmarks): 2 builds, 2 jobs, 5 platforms."""
         per_job = max(1, (nodes - 3) // 20 - 1)
         return cls(kbuilds=("kbuild-gcc-12-x86", "kbuild-gcc-12-arm64"),
-                   jobs=("baseline", "kselftest"),
+                   jobs=("baseline-x86", "kselftest"),
                    platforms=("qemu", "rpi4", "juno", "odroid", "hifive"),
                    tests=tuple(f"case-{i:04}" for i in range(per_job)))
 
