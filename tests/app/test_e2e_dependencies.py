@@ -143,3 +143,29 @@ def test_own_checks_gate_a_pr_and_an_idle_tick_costs_nothing(sandbox: Sandbox) -
     counts = box.hub.counts()
     assert counts["counted"] == 0
     assert not any("check-runs" in route or "/status" in route for route in counts["by_route"])
+
+
+def test_idle_ticks_with_dependencies_and_running_checks_write_no_byte(sandbox: Sandbox) -> None:
+    box = sandbox
+    prime(box)
+    gate(box, API, ["e2e"])
+    head = box.open_pr(API, 1, "JenySadadia", {"api/main.py": "app = 1\n"})
+    box.hub.add_check_run(f"{OWNER}/{API}", head, "e2e", status="queued")
+    box.open_pr(PIPE, 5, "JenySadadia", {"src/scheduler.py": "RUN = 5\n"},
+                body="Depends-On: kernelci-api#1\nDepends-On: kernelci-core#9")
+    box.open_pr(CORE, 9, "JenySadadia", {"kernelci/api.py": "API = 9\n"})
+    box.hub.update_pr(f"{OWNER}/{CORE}", 9, state="closed")
+    settle(box)
+    assert pr_state(box, API, 1) == ("pending", "own checks running: e2e")
+    assert pr_state(box, PIPE, 5) == ("skipped", "Depends-On kernelci-core#9: closed unmerged")
+    for _ in range(2):  # the deployment's own writes come back once through the polls
+        box.advance(1)
+        box.tick()
+    path = box.root / "state" / "state.json"
+    data = path.read_bytes()
+    box.hub.reset_log()
+    for _ in range(3):
+        box.advance(1)
+        result = box.tick()
+        assert result.code == 0 and path.read_bytes() == data, result.lines
+    assert box.hub.counts()["counted"] == 0
