@@ -24,7 +24,7 @@ from kcistage.core.model import format_time
 from kcistage.core.settings import Config
 from kcistage.core.state import State
 from kcistage.errors import KcistageError
-from kcistage.shell import statefile
+from kcistage.shell import historyfile, statefile
 from kcistage.web import deployment_page, metrics, page
 from kcistage.web.webhook import Receiver
 
@@ -47,13 +47,15 @@ class Snapshot:
 
 
 class StateReader:
-    """Reads the state and history files read-only, again only when the (mtime, size, inode) of
-    either changed."""
+    """Reads the state and history files read-only, each again only when its (mtime, size,
+    inode) changed: a tick marks the state file's mtime every minute, while the history file
+    changes only when a deployment leaves the state."""
 
     def __init__(self, path: Path, clock: Callable[[], datetime]) -> None:
         self.path, self.clock = Path(path), clock
         self.history = paths.history_file(self.path)
         self._snapshot = Snapshot(None, None, None, "not read yet")
+        self._past: tuple[tuple[int, ...], historyfile.History] | None = None
         self._lock = threading.Lock()
 
     def read(self) -> Snapshot:
@@ -64,22 +66,28 @@ class StateReader:
             return Snapshot(None, None, None, f"{self.path}: cannot read: {exc.strerror}")
         try:
             past = self.history.stat()
-            history_key = (past.st_mtime_ns, past.st_size, past.st_ino)
+            history_key: tuple[int, ...] = (past.st_mtime_ns, past.st_size, past.st_ino)
         except OSError:
             history_key = (0, 0, 0)  # none yet: the history starts with the first one to leave
         key = (info.st_mtime_ns, info.st_size, info.st_ino, *history_key)
         with self._lock:
             if self._snapshot.key == key:
                 return self._snapshot
+            cached = self._past[1] if self._past and self._past[0] == history_key else None
         mtime = datetime.fromtimestamp(info.st_mtime, UTC)
         try:
-            state = statefile.load_full(self.path, self.clock(),
-                                        warn=lambda line: print(line, file=sys.stderr, flush=True))
-            snapshot = Snapshot(key, state, mtime, None)
+            state = statefile.load(self.path, self.clock(), readonly=True)
+            history = cached if cached is not None else historyfile.read(self.history)
+            if cached is None:
+                for problem in history.problems:  # said once per change of the file
+                    print(problem, file=sys.stderr, flush=True)
+            snapshot = Snapshot(key, statefile.merged(state, history.records), mtime, None)
         except KcistageError as exc:
-            snapshot = Snapshot(key, None, mtime, str(exc))
+            snapshot, history = Snapshot(key, None, mtime, str(exc)), None
         with self._lock:
             self._snapshot = snapshot
+            if history is not None:
+                self._past = (history_key, history)
         return snapshot
 
     def rate(self) -> dict[str, Any] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from kcistage.core import paths
@@ -25,3 +26,21 @@ def test_the_reader_sees_the_history_and_rereads_it_only_when_it_changes(tmp_pat
     again = reader.read()
     assert again is not first and again.state is not None
     assert again.state["deployments"][-1]["id"] == 90
+
+
+def test_a_polling_tick_marking_the_state_file_does_not_reparse_the_history(
+        tmp_path: Path, monkeypatch) -> None:
+    cfg = write_site(tmp_path / "site", state=recorded_state(deployments=40))
+    reads = []
+    real_read = historyfile.read
+    monkeypatch.setattr(historyfile, "read", lambda path: reads.append(path) or real_read(path))
+    reader = StateReader(cfg.state_file, lambda: NOW)
+    first = reader.read()
+    stamp = cfg.state_file.stat().st_mtime + 60
+    os.utime(cfg.state_file, (stamp, stamp))  # what a polling tick does every minute
+    again = reader.read()
+    assert again is not first and again.state == first.state
+    assert reads == [paths.history_file(cfg.state_file)]  # the history was read once
+    historyfile.append(paths.history_file(cfg.state_file), [deployment(90, "partial", "success", 10, 1)])
+    assert reader.read().state["deployments"][-1]["id"] == 90
+    assert len(reads) == 2
