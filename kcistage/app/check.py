@@ -90,6 +90,8 @@ def run_checks(cfg: Config, clock: Callable[[], datetime], local: bool = False
         if repo.push and gh is not None:
             yield from _guard(f"{repo.name} protection",
                               lambda repo=repo: [_protection(repo, gh, login)])  # type: ignore[misc]
+        if repo.gate.checks != "none" and gh is not None:
+            yield from _guard(f"{repo.name} gate", lambda repo=repo: [_gate(repo, gh)])  # type: ignore[misc]
     for step in cfg.steps:
         yield from _guard(f"step {step.name}", lambda step=step: [_step(cfg, step)])  # type: ignore[misc]
         if step.kernelci is not None:
@@ -313,6 +315,15 @@ def _protection(repo: Repo, gh: GitHub, login: str | None) -> Finding:
                        f"{repo.staging_branch}: {'; '.join(refusals)}")
     said = "protected, force pushes allowed" if rules.protected else "not protected"
     return Finding(what, True, f"{repo.staging_branch} {said}, no ruleset refuses it")
+
+
+def _gate(repo: Repo, gh: GitHub) -> Finding:
+    """Whether the checks `repos[].gate` waits for can be read (those of the base's head)."""
+    sha = gh.branch_head(repo)
+    checks = gh.head_checks(repo, sha) or []
+    wanted = "all" if repo.gate.checks == "all" else ", ".join(repo.gate.checks)
+    return Finding(f"{repo.name} gate", True, f"checks: {wanted}: readable "
+                   f"({len(checks)} on {repo.base} at {sha[:12]})")
 
 
 def _webhook_secret(cfg: Config) -> Iterator[Finding]:
