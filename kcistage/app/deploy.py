@@ -309,6 +309,10 @@ def _build(ctx: Context, record: DeploymentRecord, target: Target) -> dict[str, 
             excluded: Exclusion = {"sha": sha, "cause": cause, "base": entry["base"]}
             if cause is Cause.CONFLICT:  # what it conflicted with: retried when that changes
                 excluded["merged_before"] = [list(p) for p in build.before.get(number, [])]
+                conflict = build.conflicts.get(number)
+                if conflict is not None:  # the files, and the PRs before it that touch them
+                    excluded["conflict_files"] = list(conflict.files)
+                    excluded["conflict_with"] = list(conflict.with_prs)
             words = exclusion_reason(excluded, sha, repo)
             record["left_out"].append({"repo": name, "number": number, "sha": sha,
                                        "cause": cause, "reason": cause.replace("_", " ")})

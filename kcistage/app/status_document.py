@@ -83,7 +83,7 @@ def _guide(cfg: Config, state: State, row: dict[str, Any], nxt: guidance.Next) -
         repo=row["repo"], number=row["number"], sha=row["sha"], state=row["state"],
         cause=row.get("cause"), base=repo.base if repo else "its base",
         label=cfg.trust.skip_label,
-        conflict_with=tuple(str(ref) for ref in excluded.get("conflict_with") or ()),
+        conflict_with=tuple(f"{row['repo']}#{n}" for n in excluded.get("conflict_with") or ()),
         needs=tuple(str(ref) for ref in record.get("needs") or ()),
         deploying=row.get("deploying")), nxt, cfg.github.bot)
 

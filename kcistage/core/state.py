@@ -123,6 +123,8 @@ class Exclusion(TypedDict):
     reason: NotRequired[str]  # an operator's words (by hand), or the cause in older records
     base: NotRequired[str | None]  # conflict: the base it conflicted with
     merged_before: NotRequired[list[list[Any]]]  # conflict: the [number, sha] merged before it
+    conflict_files: NotRequired[list[str]]  # conflict: the files git could not merge
+    conflict_with: NotRequired[list[int]]  # conflict: the PRs merged before it touching them
     deployment: NotRequired[int]  # culprit: the deployment it broke
     by: NotRequired[str]  # by hand: who
     at: NotRequired[str]  # by hand: when

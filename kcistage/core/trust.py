@@ -179,6 +179,9 @@ def exclusion_cause(excluded: Exclusion) -> Cause:
     return Cause.BY_HAND
 
 
+FILES_NAMED = 3  # a conflict's reason names this many files, then how many more
+
+
 def exclusion_reason(excluded: Exclusion, sha: str, repo: Repo) -> str:
     """The words for an exclusion record at head `sha` (an operator's words are kept as written)."""
     cause = exclusion_cause(excluded)
@@ -188,9 +191,19 @@ def exclusion_reason(excluded: Exclusion, sha: str, repo: Repo) -> str:
         return f"culprit{of} at {sha[:7]}"
     if cause is Cause.CONFLICT:
         base = excluded.get("base")
-        words = f"conflict with {repo.base}" + (f" at {base[:7]}" if base else "")
+        on_base = f"{repo.base}" + (f" at {base[:7]}" if base else "")
+        files = excluded.get("conflict_files")
+        if files is not None:  # what git said: the PRs before it that touch the same files
+            where = (" in " + ", ".join(files[:FILES_NAMED])
+                     + (f" and {len(files) - FILES_NAMED} more" if len(files) > FILES_NAMED
+                        else "")) if files else ""
+            with_prs = [f"#{number}" for number in excluded.get("conflict_with") or ()]
+            if with_prs:
+                return f"conflict with {', '.join(with_prs)}{where} (on {on_base})"
+            return f"conflict with {on_base}{where}"
+        # an older record: what was merged before it
         merged = [f"#{number}" for number, _sha in excluded.get("merged_before") or ()]
-        return words + (" and " + ", ".join(merged) if merged else "")
+        return f"conflict with {on_base}" + (" and " + ", ".join(merged) if merged else "")
     if cause is Cause.HEAD_MOVED:
         return "head moved"
     return str(excluded.get("reason") or "excluded")

@@ -62,6 +62,14 @@ class GitError(KcistageError):
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """What one PR conflicted with while building a staging branch."""
+
+    files: tuple[str, ...]  # the files git could not merge
+    with_prs: tuple[int, ...]  # the PRs merged before it that changed one of those files
+
+
+@dataclass(frozen=True)
 class Build:
     """The result of building a staging branch."""
 
@@ -71,6 +79,9 @@ class Build:
     # For each PR left out by a conflict, what it conflicted with: the (number, sha) merged on
     # the base before it (empty: the base alone), so it is retried when that changes.
     before: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    # For each PR left out by a conflict: the files that conflicted, and which of the PRs merged
+    # before it changed them (empty: only the base did), so the reason names those, not all.
+    conflicts: dict[int, Conflict] = field(default_factory=dict)
 
 
 class GitStopped(KcistageError):
@@ -324,16 +335,30 @@ class Git:
         merged: list[tuple[int, str]] = []
         left_out: list[tuple[int, str, Cause]] = []
         before: dict[int, list[tuple[int, str]]] = {}
+        conflicts: dict[int, Conflict] = {}
         for number, sha in wanted:
             if sha in absent:
                 left_out.append((number, sha, Cause.HEAD_MOVED))
-            elif self._merge(repo, number, sha):
+                continue
+            files = self._merge(repo, number, sha)
+            if files is None:
                 merged.append((number, sha))
             else:
                 left_out.append((number, sha, Cause.CONFLICT))
                 before[number] = list(merged)
+                conflicts[number] = Conflict(tuple(files), tuple(
+                    n for n, other in merged if self._touches(repo, base_sha, other, files)))
         head = self._local(repo, "rev-parse", "--verify", "HEAD").strip()
-        return Build(head=head, merged=merged, left_out=left_out, before=before)
+        return Build(head=head, merged=merged, left_out=left_out, before=before,
+                     conflicts=conflicts)
+
+    def _touches(self, repo: Repo, base_sha: str, sha: str, files: list[str]) -> bool:
+        """Whether the PR at `sha` changed one of `files` (since it left the base)."""
+        if not files:
+            return False
+        out = self._local(repo, "diff", "--name-only", "-z", "--no-renames",
+                          f"{base_sha}...{sha}", "--", *files)
+        return bool(out.strip("\0"))
 
     def _fetch_needed(self, repo: Repo, base_sha: str,
                       wanted: Sequence[tuple[int, str]]) -> set[str]:
@@ -371,21 +396,23 @@ class Git:
                 continue
         return self._missing(repo, sorted(missing))
 
-    def _merge(self, repo: Repo, number: int, sha: str) -> bool:
-        """Merge one PR commit into HEAD; False (tree restored) on a conflict."""
+    def _merge(self, repo: Repo, number: int, sha: str) -> list[str] | None:
+        """Merge one PR commit into HEAD: None when merged, else (tree restored) the files that
+        conflicted (empty when git names none, e.g. unrelated histories)."""
         message = f"Merge PR #{number} ({sha[:12]})"
         try:
             self._run(["merge", "-q", "--no-ff", "--no-edit", "-m", message, "--", sha],
                       self.checkout_dir(repo))
-            return True
+            return None
         except _Failed as exc:
             in_merge = self._run_ok(repo, "rev-parse", "-q", "--verify", "MERGE_HEAD")
             if in_merge:
+                unmerged = self._local(repo, "diff", "--name-only", "-z", "--diff-filter=U")
                 self._local(repo, "merge", "--abort")
-                return False
+                return sorted({name for name in unmerged.split("\0") if name})
             if "unrelated histories" in exc.stderr:
                 self._local(repo, "reset", "-q", "--hard", "HEAD", "--")
-                return False
+                return []
             raise GitError(f"{repo.name}: merging #{number} failed: {_tail(exc.stderr)}") \
                 from None
 

@@ -70,7 +70,8 @@ def test_a_dependency_left_out_at_merge_takes_its_dependent_along(sandbox: Sandb
     assert left == {(PIPE, 6): ("conflict", "conflict"), (CORE, 3): ("waits", f"waits for {PIPE}#6")}
     staged = box.repos[CORE].branch_head("staging.kernelci.org")
     assert staged == record["heads"][CORE]
-    assert pr_state(box, CORE, 3)[1].startswith(f"waits for {PIPE}#6: conflict with main")
+    assert pr_state(box, CORE, 3)[1].startswith(f"waits for {PIPE}#6: conflict with #5 in "
+                                                 "src/trigger.py (on main at ")
     # at the next look it still waits, for the same reason
     box.advance(1)
     box.tick()

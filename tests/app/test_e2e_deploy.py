@@ -279,8 +279,9 @@ def test_conflicting_pr_left_out_until_head_or_base_changes(box: Sandbox) -> Non
     record = tick_deploys(box)
     assert record["target"][API]["base"] == new_base
     assert [entry["number"] for entry in record["left_out"]] == [6]
-    # the reason names what it conflicts with: the new base and the PR merged before it
-    assert box.state()["prs"][f"{API}#6"]["reason"] == f"conflict with main at {new_base[:7]} and #4"
+    # the reason names what it conflicts with: the PR merged before it that touches its file
+    assert box.state()["prs"][f"{API}#6"]["reason"] == \
+        f"conflict with #4 in api/main.py (on main at {new_base[:7]})"
 
     # A push that resolves the conflict re-admits it and it is merged.
     fixed = box.push(API, 6, {"api/main.py": "app = 'v1'\n"})

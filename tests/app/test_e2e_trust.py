@@ -6,6 +6,7 @@ and, where the process matters (clock skew, a state file that cannot be saved), 
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -234,6 +235,35 @@ def test_close_and_reopen_keep_exclusion_approval_and_comment(sandbox: Sandbox) 
 
 
 # -- a conflict is remembered against what it conflicted with ----------------------------------
+def test_a_conflict_names_only_the_prs_touching_the_same_file(sandbox: Sandbox) -> None:
+    """Three PRs merged before it; one of them edits the same line: only that one is named,
+    in the reason, on the PR, and in what would change it."""
+    box = sandbox
+    prime(box)
+    box.open_pr(API, 1, "JenySadadia", {"README.md": "one\n"})
+    box.open_pr(API, 2, "JenySadadia", {"api/main.py": "app = 'two'\n"})
+    box.open_pr(API, 3, "JenySadadia", {"api/models.py": "MODELS = [3]\n"})
+    box.open_pr(API, 4, "broonie", {"api/main.py": "app = 'four'\n", "api/x.py": "x = 4\n"})
+    box.advance(1)
+    box.tick()
+    box.advance(31)
+    box.tick()
+    base = deployments(box)[-1]["target"][API]["base"]
+    record = box.state()["prs"][f"{API}#4"]
+    assert (record["excluded"]["conflict_files"], record["excluded"]["conflict_with"]) == \
+        (["api/main.py"], [2])
+    assert record["reason"] == f"conflict with #2 in api/main.py (on main at {base[:7]})"
+    assert any(record["reason"] in body for body in bot_comments(box, API, 4))
+    done = run_cli(box.config_path, "status", "--json", now=box.clock())
+    row = next(r for r in json.loads(done.stdout)["prs"] if r["number"] == 4)
+    assert row["reason"] == record["reason"]
+    from kcistage.app.status_document import status_document
+    doc = status_document(box.config(), box.state(), box.clock())
+    assert next(r for r in doc["prs"] if r["number"] == 4)["change"] == \
+        f"rebase on {API}#2 (or a change to it)"
+
+
+
 def test_a_conflict_with_an_earlier_pr_is_retried_when_that_pr_closes(sandbox: Sandbox) -> None:
     box = sandbox
     prime(box)
@@ -247,9 +277,12 @@ def test_a_conflict_with_an_earlier_pr_is_retried_when_that_pr_closes(sandbox: S
     record = deployments(box)[-1]
     assert record["target"][API]["prs"] == [[1, first]]
     pr2 = box.state()["prs"][f"{API}#2"]
-    assert pr2["excluded"] == {"sha": second, "cause": "conflict", "base": base, "merged_before": [[1, first]]}
-    assert pr2["reason"] == f"conflict with main at {base[:7]} and #1"
-    assert any(f"conflict with main at {base[:7]} and #1" in body for body in bot_comments(box, API, 2))
+    assert pr2["excluded"] == {"sha": second, "cause": "conflict", "base": base,
+                               "merged_before": [[1, first]], "conflict_files": ["api/main.py"],
+                               "conflict_with": [1]}
+    assert pr2["reason"] == f"conflict with #1 in api/main.py (on main at {base[:7]})"
+    assert any(f"conflict with #1 in api/main.py (on main at {base[:7]})" in body
+               for body in bot_comments(box, API, 2))
     # the same composition: it stays out, nothing is redeployed
     box.advance(31)
     box.tick()

@@ -444,3 +444,20 @@ def test_without_a_sha_only_a_head_seen_strictly_before_the_comment_is_approved(
     assert outcome.accepted is (offset < 0)
     assert (outcome.approve_sha == HEAD) is (offset < 0)
     assert outcome.accepted or "changed around your comment" in (outcome.reply or "")
+
+
+@pytest.mark.parametrize("extra, words", [
+    ({"conflict_files": ["api/main.py"], "conflict_with": [7]},
+     "conflict with #7 in api/main.py (on main at bbbbbbb)"),
+    ({"conflict_files": ["a", "b", "c", "d", "e"], "conflict_with": [3, 7]},
+     "conflict with #3, #7 in a, b, c and 2 more (on main at bbbbbbb)"),
+    ({"conflict_files": ["api/main.py"], "conflict_with": []},
+     "conflict with main at bbbbbbb in api/main.py"),
+    ({"conflict_files": [], "conflict_with": []}, "conflict with main at bbbbbbb"),
+    ({}, "conflict with main at bbbbbbb and #3, #7"),  # an older record: all merged before it
+])
+def test_a_conflict_names_what_touches_the_same_files(extra: dict, words: str) -> None:
+    from kcistage.core.trust import exclusion_reason
+    excluded = {"sha": HEAD, "cause": "conflict", "base": "b" * 40,
+                "merged_before": [[3, OTHER], [7, OTHER]], **extra}
+    assert exclusion_reason(excluded, HEAD, Repo(name="kernelci-api", github="k/a")) == words

@@ -33,7 +33,7 @@ def test_demo_tells_the_story_and_cleans_up(tmp_path: Path, monkeypatch: pytest.
     assert "restarting from the first step (restart 1)" in out
     assert "1 restart" in out and "restart(s)" not in out
     # a conflicting PR is left out and told why
-    assert "kernelci-api#9 is excluded: conflict with main" in out
+    assert "kernelci-api#9 is excluded: conflict with #7 in api/main.py (on main at " in out
     # an admin trigger runs a full cycle at once
     assert "full (command)" in out and "test-kernel" in out
     # a failure is pinned on the faulty PR
