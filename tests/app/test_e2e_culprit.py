@@ -246,3 +246,23 @@ def test_a_fault_in_the_dependent_blames_only_it_and_its_dependency_stays_deploy
     assert prs[f"{PIPE}#1"]["cause"] is None and prs[f"{PIPE}#2"]["cause"] is None
     last = box.state()["deployments"][-1]
     assert last["result"] == "success" and [1, prs[f"{PIPE}#1"]["sha"]] in last["target"][PIPE]["prs"]
+
+
+def test_a_faulty_cycle_is_one_suspect_blamed_together_and_each_member_told(box: Sandbox) -> None:
+    core = "kernelci-core"
+    first_deploy(box)
+    box.open_pr(PIPE, 1, "JenySadadia", {"src/m1.py": "N = 1\n"})
+    box.open_pr(PIPE, 3, "JenySadadia", {"BREAKS_STAGING": "x\n"}, body=f"Depends-On: {core}#5")
+    box.open_pr(core, 5, "JenySadadia", {"kernelci/api.py": "API = 5\n"}, body=f"Depends-On: {PIPE}#3")
+    failing_tick(box)
+    search = box.state()["bisect"]
+    assert len(search["suspects"]) == 2  # pipeline#1, and the cycle core#5 + pipeline#3
+    made, lines = search_ticks(box)
+    assert any(f"{core}#5 + {PIPE}#3" in line and "blamed together" in line for line in lines), lines
+    prs = box.state()["prs"]
+    assert prs[f"{core}#5"]["cause"] == prs[f"{PIPE}#3"]["cause"] == "culprit"
+    assert prs[f"{PIPE}#1"]["cause"] is None
+    assert "Excluded as the culprit" in comments(box, 3)
+    told = "\n".join(c["body"] for c in box.hub.comments(f"{OWNER}/{core}", 5))
+    assert "Excluded as the culprit" in told
+    assert len(made) <= 1 + 1 + 1  # ceil(log2 2) + 1 per culprit, + 1 re-checking last good
