@@ -47,7 +47,7 @@ def _closed(box: Sandbox) -> dict:
     return record
 
 
-@pytest.mark.parametrize("refusal", ["403", "protected", "certificate"])
+@pytest.mark.parametrize("refusal", ["403", "protected", "certificate", "network"])
 def test_a_refused_push_ends_the_run_with_one_line_exit_3(box: Sandbox, refusal: str) -> None:
     git = box.git_http
     assert git is not None
@@ -55,23 +55,26 @@ def test_a_refused_push_ends_the_run_with_one_line_exit_3(box: Sandbox, refusal:
         git.read_only = {API}
     elif refusal == "protected":
         git.protect(API, "staging.kernelci.org")
-    else:  # the server now presents a certificate no client trusts
+    elif refusal == "certificate":  # the server now presents a certificate no client trusts
         git.stop()
         git.tls = True
         git.start()
         box.write_config()
+    else:  # the git server is down (GitHub's API still answers)
+        git.stop()
     done = run_cli(box.config_path, "deploy", now=box.clock(), timeout=120)
     assert done.returncode == 3, (done.stdout, done.stderr)
     message = _one_error_line(done)
     host = remote_host(git.url)
-    # a certificate is the server's: the first repository built meets it
-    repo = next(iter(box.trees)) if refusal == "certificate" else API
+    # a certificate or an outage is the server's: the first repository built meets it
+    repo = next(iter(box.trees)) if refusal in ("certificate", "network") else API
     assert message.startswith(f"{repo}: git "), message
     assert f"failed: {host}" in message, message
     reason = {"403": "answered 403: the credential may not write to kernelci/kernelci-api",
               "protected": "GH006: Protected branch update failed for "
                            "refs/heads/staging.kernelci.org",
-              "certificate": "certificate"}[refusal]
+              "certificate": "certificate",
+              "network": "Failed to connect"}[refusal]
     assert reason in message, message
     assert git.url not in message
     assert _closed(box)["error"] == message  # the deployment says the same, closed
