@@ -2,8 +2,9 @@
 
 No JavaScript anywhere: the stylesheet is allowed by its hash in the Content-Security-Policy,
 which forbids scripts and every other source. Wide tables (`table.rows`) become one block per
-row on a narrow screen, each cell labelled by its `data-label`, so a phone never scrolls
-sideways; long words (SHAs, titles) wrap.
+row on a narrow screen, each cell labelled, so a phone never scrolls sideways; long words wrap.
+The labels are text that the stylesheet hides on a wide screen, so a text browser (no CSS)
+shows them too, instead of a row of values run together.
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ code{font-size:.95em}.nowrap{white-space:nowrap}
 .paused{color:#b71c1c;font-weight:bold}.change{color:#333}
 figure.timeline{margin:.5em 0}figure.timeline img{max-width:100%;height:auto}
 figcaption{color:#555;font-size:.9em}
-footer{margin-top:2em;color:#555;font-size:.9em}
+footer{margin-top:2em;color:#555;font-size:.9em}.lbl{display:none}
 @media (max-width:40em){
 table.rows,table.rows tbody,table.rows tr,table.rows td{display:block;width:auto}
 table.rows thead{display:none}
 table.rows tr{border:1px solid #ccc;border-radius:4px;margin:.6em 0;padding:.3em .2em}
 table.rows td{border:none;padding:.12em .4em}
-table.rows td[data-label]::before{content:attr(data-label) ": ";font-weight:bold;color:#444}
+table.rows .lbl{display:inline;font-weight:bold;color:#444}
 dl.summary{grid-template-columns:1fr}dd{margin-bottom:.4em}
 }
 """
@@ -59,7 +60,7 @@ def document(title: str, body: str, refresh: bool = True) -> str:
 def cell(label: str, content: str, css: str = "") -> str:
     """A table cell labelled for the phone layout (`content` is HTML already escaped)."""
     klass = f' class="{css}"' if css else ""
-    return f'<td data-label="{esc(label)}"{klass}>{content}</td>'
+    return f'<td{klass}><span class="lbl">{esc(label)}: </span>{content}</td>'
 
 
 def table(headers: list[str], rows: list[str]) -> str:

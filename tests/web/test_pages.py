@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kcistage.app.status_document import render_json, status_document
@@ -316,6 +317,29 @@ def test_a_real_browser_shows_the_page_at_1280_and_360_pixels(tmp_path: Path) ->
         browser.close()
         stop(server)
         thread.join(5)
+
+
+def test_a_text_browser_reads_labelled_rows_and_the_timeline_in_words(tmp_path: Path) -> None:
+    """lynx (no CSS, no images): each PR's values labelled, the picture as one sentence."""
+    lynx = shutil.which("lynx")
+    if lynx is None:
+        pytest.skip("lynx is not installed (.ci/run installs it)")
+    running, server, thread = start_site(write_site(tmp_path / "site", state=showcase_state()))
+    try:
+        dump = subprocess.run([lynx, "-dump", "-nolist", "-width=100", "-display_charset=utf-8",
+                               running.url], capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL, check=False)
+    finally:
+        stop(server)
+        thread.join(5)
+    assert dump.returncode == 0, dump.stderr
+    text = " ".join(dump.stdout.split())
+    assert "PR: kernelci-api#12" in text and "state: excluded" in text
+    assert "what would change this: a maintainer writes @kcibot deploy aaaaaaaaaaaa" in text
+    assert "reason: deploying in #25 (restart-api, since 11:54 UTC)" in text
+    assert "Timeline of the last 25 deployments, 2026-03-01 12:55 to 2026-03-02 12:00 UTC" in text
+    assert "UTC 15:00 18:00" not in text and "success failed interrupted running" not in text
+    assert '<script>alert("x")</script>' in text  # shown as the text it is
 
 
 def test_serve_runs_from_the_command_line(tmp_path: Path) -> None:
