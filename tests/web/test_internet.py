@@ -18,7 +18,8 @@ from kcistage.web import server as web_server
 from kcistage.web.webhook import MAX_BODY, MAX_DEPTH, nesting
 from tests.web.conftest import NOW, Site, sign, start_site, write_site
 
-ROUTES = ("/", "/status.json", "/metrics", "/healthz", "/webhook", "/no-such-page")
+ROUTES = ("/", "/status.json", "/metrics", "/healthz", "/webhook", "/no-such-page",
+          "/deployments/2", "/deployments/999")
 
 
 def body_of_size(size: int) -> bytes:
