@@ -143,3 +143,23 @@ def test_hostile_node_names_reach_the_comment_as_code(box: Sandbox) -> None:
     assert "`test:checkout/kbuild-gcc-12-x86/baseline-x86/<script>alert(1)</script>" in note
     code, out = cli(box, "status")
     assert "\x1b[31m" not in out
+
+
+def test_metrics_say_how_long_the_step_has_waited_and_what_the_last_tree_showed(box: Sandbox) -> None:
+    from kcistage.app.status_document import status_document
+    from kcistage.web import metrics
+
+    box.open_pr(PIPELINE, 101, "JenySadadia", {"config/a.yaml": "a: 1\n"})
+    box.tick()
+    assert box.deploy(full=True).code == 0
+    box.advance(0.5)
+    doc = status_document(box.config(), box.state(), box.clock())
+    waited = doc["running"]["waiting_seconds"]
+    assert 30.0 <= waited < 60.0  # (the sandbox's clock also moves with real time)
+    assert f"kcistage_waiting_seconds {waited!r}" in metrics.render(doc, {}, None, None, None, {})
+    follow(box)
+    doc = status_document(box.config(), box.state(), box.clock())
+    text = metrics.render(doc, {}, None, None, None, {})
+    assert 'kcistage_tree_identities{step="test-kernel",deployment="1",kind="test",result="pass"} ' \
+        "8.0" in text
+    assert "kcistage_waiting_seconds" not in text
