@@ -96,7 +96,7 @@ def check_kernelci(ctx: Context, record: DeploymentRecord, step: Step, since: da
         try:
             tree = v.parse_tree(api.tree_nodes(str(data.get("treeid"))))
         except client_module.KernelCIError as exc:
-            nxt = wait.after_read_error(kc, data, since, ctx.clock(), str(exc))
+            nxt = wait.after_read_error(kc, data, since, ctx.clock(), str(exc), exc.kind)
         else:
             found = wait.after_read(kc, data, since, ctx.clock(), tree)
             if found is None:

@@ -84,9 +84,18 @@ def _deadline(kc: KernelCI, since: datetime, now: datetime, check_at: datetime) 
     return min(check_at, max(since + kc.timeout, now))
 
 
+# Answers that say the tree cannot be read at all (a 404 or another refusal, JSON that is not a
+# page of nodes): waiting would not change them. No answer or a 5xx may pass: they are waited on.
+FINAL_ERRORS = frozenset(("not_found", "refused", "malformed"))
+
+
 def after_read_error(kc: KernelCI, data: dict[str, Any], since: datetime, now: datetime,
-                     error: str) -> Next:
-    """The API could not be read this time: wait, unless it has not answered for API_PATIENCE."""
+                     error: str, kind: str = "unreachable") -> Next:
+    """The API could not be read this time (`kind`: unreachable | server | not_found | refused |
+    malformed): wait, unless it has not answered for API_PATIENCE or its answer is final."""
+    if kind in FINAL_ERRORS:
+        return ended_inconclusive(f"the KernelCI API's answer for tree {short(data.get('treeid'))} "
+                                  f"cannot be used: {error}")
     last = parse_time(data["last_read"]) if data.get("last_read") else since
     if now - last >= API_PATIENCE:
         return ended_inconclusive(f"the KernelCI API could not be read for {human((now - last).total_seconds())}"

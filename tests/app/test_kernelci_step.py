@@ -156,3 +156,15 @@ def test_a_malformed_tree_is_inconclusive_with_one_line(world: World) -> None:
     world.run(record)
     assert record["steps"][-1]["summary"] == (
         f"inconclusive: the API has no node of tree {record['steps'][-1]['tree']['treeid'][:12]}")
+
+
+def test_truncated_json_or_a_404_for_the_tree_is_inconclusive_in_one_line(world: World) -> None:
+    for kind, detail, words in (("truncated", None, "not JSON"), ("status", 404, "404")):
+        record = world.deployment(A)
+        step = world.ctx.cfg.steps[0]
+        check_kernelci(world.ctx, record, step, world.now[0])
+        world.kci.fault("nodes", kind, detail)
+        assert world.run(record) == 1
+        summary = record["steps"][-1]["summary"]
+        assert summary.startswith("inconclusive: the KernelCI API's answer for tree ") and \
+            words in summary and "\n" not in summary and record["inconclusive"]

@@ -65,3 +65,14 @@ def test_malformed_or_empty_tree_is_inconclusive_and_complete_is_left_to_judge()
     done = parse_tree([{"id": "r", "kind": "checkout", "path": ["checkout"], "state": "done",
                         "result": "pass"}])
     assert after_read(KC, DATA, T0, T0, done) is None
+
+
+def test_a_final_answer_about_the_tree_is_inconclusive_at_once() -> None:
+    data = {**DATA, "treeid": "0123456789abcdef", "last_read": "2026-01-01T00:00:00+00:00"}
+    for kind in ("not_found", "refused", "malformed"):
+        nxt = after_read_error(KC, data, T0, T0 + timedelta(minutes=1), "GET x: 404 (gone)", kind)
+        assert nxt.inconclusive and nxt.reason == (
+            "inconclusive: the KernelCI API's answer for tree 0123456789ab cannot be used: "
+            "GET x: 404 (gone)")
+    for kind in ("unreachable", "server"):
+        assert after_read_error(KC, data, T0, T0 + timedelta(minutes=1), "503", kind).result is None
