@@ -155,7 +155,7 @@ class Application:
         """GET /: the HTML status page (503 and a page saying why before the first tick)."""
         snapshot, doc = self._document()
         if doc is None or snapshot.state is None:
-            html = (page.no_tick_yet(str(self.cfg.state_file)) if not self.cfg.state_file.exists()
+            html = (page.no_tick_yet() if not self.cfg.state_file.exists()
                     else page.unreadable(str(snapshot.problem)))
             return 503, _HTML, html.encode(), [("Content-Security-Policy", page.CSP)]
         html = page.render(doc, snapshot.state["deployments"])

@@ -52,12 +52,11 @@ def render(doc: dict[str, Any], deployments: Sequence[Mapping[str, Any]]) -> str
     return document(TITLE, body)
 
 
-def no_tick_yet(state_file: str) -> str:
-    """The page before the first tick (served with 503)."""
+def no_tick_yet() -> str:
+    """The page before the first tick (served with 503; it names no server path)."""
     body = (f"<header><h1>{esc(TITLE)}</h1></header><main>"
-            "<p><strong>No tick has run yet</strong>: there is no state file "
-            f"(<code>{esc(state_file)}</code>), so nothing is known about the pull requests "
-            "or the deployments.</p>"
+            "<p><strong>No tick has run yet</strong>: there is no state file yet, so nothing "
+            "is known about the pull requests or the deployments.</p>"
             "<p>Start the timer that runs a tick every minute:</p>"
             "<pre><code>sudo systemctl enable --now kcistage.timer</code></pre>"
             "<p>or run one by hand as the service's user: <code>kcistage tick</code>. This page "

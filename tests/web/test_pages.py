@@ -115,6 +115,7 @@ def test_before_the_first_tick_the_page_says_how_to_start_the_timer(tmp_path: Pa
         assert status == 503 and headers["content-type"] == "text/html; charset=utf-8"
         html = body.decode()
         assert "No tick has run yet" in html and "systemctl enable --now kcistage.timer" in html
+        assert str(cfg.state_file) not in html  # a public page names no server path
         assert '<meta http-equiv="refresh" content="60">' in html
         cfg.state_file.write_text("{not json")
         status, _, body = running.request("GET", "/")
