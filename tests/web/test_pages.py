@@ -260,6 +260,7 @@ def showcase_state() -> dict:
         result = "failed" if i in (7, 15) else "interrupted" if i == 11 else "success"
         records.append(deployment(i, cycle, result, -1440 + i * 55, 95 if cycle == "full" else 9,
                                   [[13, SHA]] if i > 20 else []))
+        records[-1]["heads"] = {"kernelci-api": f"{i:02d}" + "c0ffee" * 6 + "00"}  # 40 hex
     records.append(deployment(25, "partial", "running", -6, 0, [[13, SHA], [16, SHA]]))
     records[-1].update(pid=os.getpid(), step="restart-api")
     state["deployments"] = records
