@@ -96,6 +96,11 @@ def test_a_pr_that_breaks_a_test_is_caught_blamed_by_test_name_and_excluded(box:
     box.advance(31)
     box.open_pr(PIPELINE, 105, "JenySadadia", {MARKER: "dmesg.crit\n"}, title="stricter dmesg")
     box.open_pr("kernelci-api", 10, "broonie", {"api/users.py": "U = 1\n"})
+    box.tick()
+    box.advance(6)
+    partial = box.tick()  # a partial cycle deploys both: it runs no test kernel, so succeeds
+    assert deployments(box)[-1]["cycle"] == "partial", partial.lines
+    assert deployments(box)[-1]["result"] == "success"
     failed = full_cycle(box)
     assert failed["result"] == "failed" and not failed.get("inconclusive")
     assert failed["reason"].startswith("test-kernel: ") and "dmesg.crit" in failed["reason"]
@@ -109,6 +114,8 @@ def test_a_pr_that_breaks_a_test_is_caught_blamed_by_test_name_and_excluded(box:
     prs = {(p["repo"], p["number"]): p for p in status(box)["prs"]}
     assert prs[(PIPELINE, 105)]["state"] == "excluded"
     assert prs[("kernelci-api", 10)]["state"] != "excluded"
+    # the suspects are the PRs since the test kernel's baseline, not since the partial cycle
+    assert "Excluded as the culprit" not in comment_of(box, 10, "kernelci-api")
     note = comment_of(box, 105)
     assert "Excluded as the culprit" in note and "dmesg.crit@" in note
 
