@@ -158,9 +158,9 @@ def render_plain(doc: dict[str, Any]) -> str:
     if prs:
         # one line of fixed facts per PR (ids and SHAs never wrap), then its reason and what
         # would change it on lines of their own
-        rows = [[_pr_id(p), clean(p.get("state")), clean(p.get("sha"))[:12],
+        rows = [[_pr_id(p), clean(p.get("state")), clean(p.get("sha"))[:12], _latest(p),
                  clean(p.get("author")), _short_title(p.get("title"))] for p in prs]
-        lines = _columns(["PR", "STATE", "SHA", "AUTHOR", "TITLE"], rows)
+        lines = _columns(["PR", "STATE", "SHA", "LATEST", "AUTHOR", "TITLE"], rows)
         out.append(lines[0])
         for line, p in zip(lines[1:], prs, strict=True):
             out.append(line)
@@ -174,6 +174,11 @@ def render_plain(doc: dict[str, Any]) -> str:
 
 def _pr_id(pr: dict[str, Any]) -> str:
     return f"{clean(pr.get('repo'))}#{clean(pr.get('number'))}"
+
+
+def _latest(pr: dict[str, Any]) -> str:
+    """The latest deployment that merged the PR (`#25`), `-` when none did."""
+    return f"#{clean(pr['deployment'])}" if pr.get("deployment") is not None else "-"
 
 
 def poll_line(doc: dict[str, Any]) -> str:
@@ -256,6 +261,8 @@ def _rich_prs(prs: list[dict[str, Any]], console: Any) -> None:
         head.append("  ")
         head.append(state, style=_PR_STYLE.get(state, ""))
         head.append(f"  {clean(p.get('sha'))[:12]}  ", style="dim")
+        if p.get("deployment") is not None:
+            head.append(f"latest {_latest(p)}  ")
         head.append(clean(p.get("author")))
         console.print(head, no_wrap=True, overflow="ellipsis")
         body = Text(clean(p.get("reason") or "-"))

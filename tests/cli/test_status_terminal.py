@@ -95,6 +95,8 @@ def test_plain_status_says_what_the_page_says(tmp_path: Path) -> None:
     assert "      what would change this: a new push (the new head is tried again)" in text
     row = next(line for line in text.splitlines() if line.startswith("  kernelci-api#12 "))
     assert row.split()[1:3] == ["excluded", SHA[:12]]
+    row = next(line for line in text.splitlines() if line.startswith("  kernelci-api#13 "))
+    assert row.split()[1:4] == ["deployed", SHA[:12], "#3"]  # the latest deployment with it
 
 
 def test_status_into_a_pipe_closed_early_says_nothing_and_exits_0(tmp_path: Path) -> None:
