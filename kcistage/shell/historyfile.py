@@ -69,7 +69,7 @@ def parse(path: Path, raw: bytes) -> History:
         record = _parse(line)
         if isinstance(record, str):
             history.problems.append(f"{path} line {number}: {record}: skipped "
-                                    "(the next deployment moves it aside)")
+                                    "(the next trim moves it aside)")
             history.bad_lines.append(number)
             continue
         by_id[record["id"]] = record  # a record appended twice (a killed run): the last wins
@@ -149,10 +149,37 @@ def _move_aside(path: Path, lines: list[bytes], now: datetime) -> Path:
     return target
 
 
-def trim(path: Path, capacity: int, now: datetime, hot: set[int]) -> Trimmed:
+def slack(capacity: int) -> int:
+    """How many records over `capacity` the file may hold before a trim rewrites it (10%): a
+    deployment that ends appends its line, and the whole file is rewritten once every so many
+    deployments instead of at each."""
+    return max(capacity, 0) // 10
+
+
+def _untrimmed(raw: bytes, capacity: int, hot: set[int]) -> list[int] | None:
+    """The ids of a file a trim may leave as it is (at most `capacity` plus its slack records,
+    one line each, ids ascending, none held by the state file), found without parsing the
+    records; None when it needs the full trim."""
+    lines = raw.split(b"\n")
+    if len(lines) - 1 > max(capacity, 0) + slack(capacity) or lines[-1]:
+        return None
+    ids = []
+    for line in lines[:-1]:
+        match = _ID.match(line)
+        if match is None or not line.endswith(b"}"):
+            return None
+        ids.append(int(match.group(1)))
+    if any(a >= b for a, b in zip(ids, ids[1:], strict=False)) or not hot.isdisjoint(ids):
+        return None
+    return ids
+
+
+def trim(path: Path, capacity: int, now: datetime, hot: set[int], *, amortized: bool = False) -> Trimmed:
     """Keep the newest `capacity` records (one line per id, ids in `hot` dropped: the state
     file holds them) and rewrite the file atomically when anything changes; unreadable lines go
-    to a file of their own. The caller holds the run lock."""
+    to a file of their own. `amortized`: leave a file that holds no more than `slack` records
+    over `capacity`, in order, as it is (an unreadable line waits for the next real trim;
+    readers skip it meanwhile). The caller holds the run lock."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -160,6 +187,8 @@ def trim(path: Path, capacity: int, now: datetime, hot: set[int]) -> Trimmed:
         return Trimmed([], [], [])
     except OSError as exc:
         raise StateError(f"{path}: cannot read: {exc.strerror}") from exc
+    if amortized and (ids := _untrimmed(raw, capacity, hot)) is not None:
+        return Trimmed([], ids, [])
     history = parse(path, raw)
     lines = raw.split(b"\n")
     notes: list[str] = []

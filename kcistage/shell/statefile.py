@@ -159,7 +159,7 @@ def save(path: Path, state: State, history: int, now: datetime | None = None) ->
         historyfile.append(where, moving)
         state["deployments"] = [d for d in deployments if d["id"] in keep]
         trimmed = historyfile.trim(where, history - len(state["deployments"]),
-                                   now or datetime.now(UTC), keep)
+                                   now or datetime.now(UTC), keep, amortized=True)
         saved = Saved(trimmed.gone, sorted(trimmed.kept + [d["id"] for d in state["deployments"]]),
                       trimmed.notes)
     write_atomic(path, dumps(state))

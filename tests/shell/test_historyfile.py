@@ -64,8 +64,8 @@ def test_an_unreadable_line_is_named_skipped_and_moved_aside_by_the_next_trim(tm
     read = historyfile.read(path)
     assert [r["id"] for r in read.records] == [1, 3]
     assert read.problems == [
-        f"{path} line 2: not valid JSON: skipped (the next deployment moves it aside)",
-        f"{path} line 3: not a JSON object: skipped (the next deployment moves it aside)"]
+        f"{path} line 2: not valid JSON: skipped (the next trim moves it aside)",
+        f"{path} line 3: not a JSON object: skipped (the next trim moves it aside)"]
     trimmed = historyfile.trim(path, 10, NOW, set())
     aside = tmp_path / "state.json.history.corrupt.20240501T100412Z"
     assert trimmed.notes == [f"{path}: 2 unreadable line(s) (2, 3) moved aside to {aside.name}"]
@@ -165,5 +165,63 @@ def test_the_newest_out_of_order_or_unreadable_are_read_the_slow_way(tmp_path: P
         handle.write(b'{"id":6,"cyc\n')
     newest = historyfile.read_newest(path, 2)
     assert [r["id"] for r in newest.records] == [4, 5]
-    assert newest.problems == [f"{path} line 6: not valid JSON: skipped (the next deployment "
-                               "moves it aside)"]
+    assert newest.problems == [f"{path} line 6: not valid JSON: skipped (the next trim moves "
+                               "it aside)"]
+
+
+def test_an_amortized_trim_rewrites_the_file_once_per_slack_not_per_deployment(tmp_path: Path) -> None:
+    path = tmp_path / "h"
+    historyfile.append(path, [deployment(n) for n in range(1, 21)])
+    assert historyfile.slack(20) == 2
+    before = path.stat()
+    for n in (21, 22):  # up to 20 + 2 records: appended, never rewritten
+        historyfile.append(path, [deployment(n)])
+        trimmed = historyfile.trim(path, 20, NOW, {n + 1}, amortized=True)
+        assert (trimmed.gone, trimmed.kept) == ([], list(range(1, n + 1)))
+        assert path.stat().st_ino == before.st_ino
+    historyfile.append(path, [deployment(23)])  # 23 > 22: trimmed to 20
+    trimmed = historyfile.trim(path, 20, NOW, set(), amortized=True)
+    assert (trimmed.gone, trimmed.kept) == ([1, 2, 3], list(range(4, 24)))
+    assert path.stat().st_ino != before.st_ino
+    assert path.read_bytes() == b"".join(historyfile.encode(deployment(n)) for n in range(4, 24))
+
+
+@pytest.mark.parametrize("leftover", [
+    [1, 2, 3, 2],  # a killed run's repeat
+    [1, 3, 2],  # out of order
+    [1, 2, 3, 4],  # 4 is in the state file again
+])
+def test_an_amortized_trim_still_cleans_what_readers_would_stumble_on(tmp_path: Path,
+                                                                      leftover: list[int]) -> None:
+    path = tmp_path / "h"
+    historyfile.append(path, [deployment(n) for n in leftover])
+    trimmed = historyfile.trim(path, 20, NOW, {4}, amortized=True)
+    assert trimmed.kept == [1, 2, 3]
+    assert path.read_bytes() == b"".join(historyfile.encode(deployment(n)) for n in (1, 2, 3))
+
+
+def test_an_amortized_trim_moves_an_unreadable_line_aside_at_the_real_trim(tmp_path: Path) -> None:
+    path = tmp_path / "h"
+    historyfile.append(path, [deployment(1)])
+    with path.open("ab") as handle:
+        handle.write(b"garbage\n")
+    assert historyfile.trim(path, 20, NOW, set(), amortized=True).notes != []
+    assert path.read_bytes() == historyfile.encode(deployment(1))
+
+
+def test_saves_rewrite_the_history_file_once_per_slack(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    state = big_state(120)
+    st_mod.save(path, state, 100, NOW)
+    rewrites, inode = 0, history_of(path).stat().st_ino
+    for n in range(121, 161):  # 40 more deployments, each ending in its own save
+        state["deployments"].append(dict(deployment(n), cycle="partial"))
+        state["next_id"] = n + 1
+        saved = st_mod.save(path, state, 100, NOW)
+        if history_of(path).stat().st_ino != inode:
+            rewrites, inode = rewrites + 1, history_of(path).stat().st_ino
+            assert len(saved.gone) >= 9  # back to 100 in all, from up to 110
+        recorded = [d["id"] for d in st_mod.load_full(path, NOW)["deployments"]]
+        assert recorded[-1] == n and 100 <= len(recorded) <= 110
+        assert saved.kept in ([], recorded)  # [] when no deployment left the state
+    assert 3 <= rewrites <= 4  # not 40
