@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from kcistage.app.status_document import status_document
+from kcistage.app.status_document import pr_rows, status_document
 from kcistage.core.model import format_time
 from kcistage.sandbox.demo_dependencies import scene as dependencies_scene
 from kcistage.sandbox.kernelci_standin import MARKER
@@ -262,10 +262,10 @@ def _next_line(box: Sandbox) -> None:
 
 
 def _pr_line(box: Sandbox, key: str) -> None:
-    """Print what status says about one PR."""
-    pr = box.state()["prs"].get(key)
-    if pr:
-        click.echo(f"          status: {key} is {pr.get('state')}: {pr.get('reason')}")
+    """Print what status says about one PR (its row as `status` shows it, not the raw record)."""
+    for row in pr_rows(box.state()):
+        if f"{row['repo']}#{row['number']}" == key:
+            click.echo(f"          status: {key} is {row['state']}: {row['reason']}")
 
 
 def run_demo(keep: Path | None = None, verbose: bool = False) -> int:

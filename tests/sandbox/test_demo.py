@@ -52,6 +52,9 @@ def test_demo_tells_the_story_and_cleans_up(tmp_path: Path, monkeypatch: pytest.
     assert re.search(r"2 regressions against deployment \d+: test:checkout/kbuild-gcc-12-x86/"
                      r"baseline-x86/dmesg\.crit@", out)
     assert re.search(r"kernelci-pipeline#106 is excluded: culprit of deployment \d+", out)
+    # its harmless companion is deployed again by the search, and the demo says so as status does
+    assert re.search(r"kernelci-api#11 is deployed: trusted author broonie; deployed in "
+                     r"deployment \d+", out)
     assert re.search(r"kernelci-pipeline#106 is told: Excluded as the culprit: deployment \d+ "
                      r"failed with this commit \(step `test-kernel`\): 2 regressions: "
                      r"`test:checkout/kbuild-gcc-12-x86/baseline-x86/dmesg\.crit@", out)
