@@ -25,7 +25,8 @@ from kcistage.shell import statefile
 from kcistage.shell.branch_protection import read_branch_rules
 from kcistage.shell.config import read_secret
 from kcistage.shell.credentials import AppCredentials, TokenCredentials, open_credentials
-from kcistage.shell.git import Git, http_remote
+from kcistage.shell.git import Git
+from kcistage.shell.git_text import http_remote
 from kcistage.shell.github import GitHub
 from kcistage.shell.steps import probe_count
 

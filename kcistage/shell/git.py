@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import tempfile
 import time
@@ -11,7 +10,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from kcistage.core import paths
 from kcistage.core.durations import human
@@ -20,6 +18,17 @@ from kcistage.core.model import is_sha
 from kcistage.core.settings import Repo
 from kcistage.errors import KcistageError, ServiceError
 from kcistage.shell.git_credential import helper_command, token_fd
+from kcistage.shell.git_text import (
+    AUTH_REFUSED,
+    GitError,
+    check_number,
+    check_repo,
+    check_sha,
+    failure_reason,
+    http_remote,
+    remote_host,
+    tail,
+)
 from kcistage.shell.procgroup import stop_group
 
 # Network operations (fetch, ls-remote, push) end after the configured `git_timeout` whatever
@@ -43,22 +52,6 @@ HIDDEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_ENTERPRISE_TOKEN", "GH_ENTERPR
 _HARDEN = ("-c", "core.hooksPath=/dev/null", "-c", "commit.gpgSign=false",
            "-c", "protocol.ext.allow=never", "-c", "core.fsmonitor=false",
            "-c", "merge.autoStash=false", "-c", "rerere.enabled=false")
-
-_REF_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$")
-_REPO_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
-_USERINFO = re.compile(r"://[^/@\s]+@")
-_SCP = re.compile(r"^[^/@:]+@([^/:]+):")  # git@github.com:owner/name.git
-_UNABLE = re.compile(r"unable to access '[^']*': ")  # curl's failures repeat the url
-# The lines of git's stderr that say why (the rest is progress and advice).
-_REASONS = ("fatal:", "error:", "remote: error:", "! [")
-_GENERIC = "failed to push some refs"  # said after every refused push: the reason came before
-# How git says an http remote wanted a credential it did not get or did not take.
-_AUTH_REFUSED = ("Authentication failed", "could not read Username", "could not read Password",
-                 "error: 401")
-
-
-class GitError(KcistageError):
-    """A local git operation failed (not a merge conflict, not the network)."""
 
 
 @dataclass(frozen=True)
@@ -95,64 +88,6 @@ class _Failed(Exception):
         super().__init__(stderr)
         self.returncode = returncode
         self.stderr = stderr
-
-
-def _tail(text: str, lines: int = 5) -> str:
-    """The last few non-empty lines of git's stderr, credentials in URLs masked."""
-    kept = [line for line in text.strip().splitlines() if line.strip()][-lines:]
-    return _USERINFO.sub("://***@", " | ".join(kept))
-
-
-def _check_sha(sha: str, what: str) -> str:
-    """`sha` if it is a full lowercase commit id, else GitError naming `what`."""
-    if not isinstance(sha, str) or not is_sha(sha):
-        raise GitError(f"{what}: {sha!r} is not a 40-hex commit sha")
-    return sha
-
-
-def _check_number(number: object, what: str) -> int:
-    """`number` as a positive int, else GitError."""
-    if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
-        raise GitError(f"{what}: PR number {number!r} is not a positive integer")
-    return number
-
-
-def _check_repo(repo: Repo) -> None:
-    """Refuse names that could escape the workdir or be read as options/refspecs."""
-    if not _REPO_NAME.match(repo.name) or repo.name in (".", ".."):
-        raise GitError(f"repo name {repo.name!r} is not a safe folder name")
-    for what, ref in (("base", repo.base), ("staging_branch", repo.staging_branch)):
-        if not _REF_NAME.match(ref) or ".." in ref or ref.endswith((".lock", "/", ".")):
-            raise GitError(f"{repo.name}: {what} {ref!r} is not a valid branch name")
-    if not repo.url:
-        raise GitError(f"{repo.name}: no fetch url")
-
-
-def remote_host(url: str) -> str:
-    """The host (and port) a remote url names, for messages; a local path as written."""
-    parts = urlsplit(url)
-    if parts.scheme and parts.hostname:
-        return parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
-    scp = _SCP.match(url)
-    return scp.group(1) if scp else url
-
-
-def _reason(stderr: str, url: str) -> str:
-    """Git's reason for a failure: its fatal, error and rejected lines (else its last lines),
-    without the url it repeats and with any credential in a URL masked."""
-    text = _UNABLE.sub("", stderr.replace(url, "<url>"))
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    said = [line for line in lines if line.startswith(_REASONS) and _GENERIC not in line]
-    return _tail("\n".join(said or lines), 4) or "no reason given"
-
-
-def http_remote(url: str) -> tuple[str, str] | None:
-    """(protocol, host[:port]) of an http(s) remote, the only kind given a credential; else None."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
-    return parts.scheme, host
 
 
 class Git:
@@ -255,7 +190,7 @@ class Git:
         try:
             return self._run(args, self.checkout_dir(repo), input=input)
         except _Failed as exc:
-            raise GitError(f"{repo.name}: git {args[0]} failed: {_tail(exc.stderr)}") from None
+            raise GitError(f"{repo.name}: git {args[0]} failed: {tail(exc.stderr)}") from None
 
     def _ensure_checkout(self, repo: Repo) -> Path:
         """The repo's checkout, created empty (`git init`) on first use; no remote is stored."""
@@ -286,13 +221,13 @@ class Git:
         host = remote_host(repo.url)
         if exc.returncode == -1:  # our timeout: git said nothing useful
             detail = f"{host} did not finish in time ({exc.stderr})"
-        elif where is not None and any(sign in exc.stderr for sign in _AUTH_REFUSED):
+        elif where is not None and any(sign in exc.stderr for sign in AUTH_REFUSED):
             detail = (f"{host} refused the credential (HTTP authentication): check the token "
                       f"or the GitHub App installation and its access to {repo.github}")
         elif where is not None and "error: 403" in exc.stderr:
             detail = f"{host} answered 403: the credential may not write to {repo.github}"
         else:
-            detail = f"{host}: {_reason(exc.stderr, repo.url)}"
+            detail = f"{host}: {failure_reason(exc.stderr, repo.url)}"
         return ServiceError(f"{repo.name}: git {action} failed: {detail}")
 
     # -- public -----------------------------------------------------------------------------
@@ -303,7 +238,7 @@ class Git:
 
     def remote_head(self, repo: Repo) -> str:
         """The sha of the base branch on the remote; ServiceError if unreachable or missing."""
-        _check_repo(repo)
+        check_repo(repo)
         ref = f"refs/heads/{repo.base}"
         try:
             out = self._run(["ls-remote", "--", repo.url, ref], None, remote=repo)
@@ -317,9 +252,9 @@ class Git:
 
     def build(self, repo: Repo, base_sha: str, prs: Sequence[tuple[int, str]]) -> Build:
         """Reset the staging branch to base_sha and merge each PR at its decided sha."""
-        _check_repo(repo)
-        _check_sha(base_sha, f"{repo.name} base")
-        wanted = sorted((_check_number(n, repo.name), _check_sha(s, f"{repo.name}#{n}"))
+        check_repo(repo)
+        check_sha(base_sha, f"{repo.name} base")
+        wanted = sorted((check_number(n, repo.name), check_sha(s, f"{repo.name}#{n}"))
                         for n, s in prs)
         self._ensure_checkout(repo)
         absent = self._fetch_needed(repo, base_sha, wanted)
@@ -413,7 +348,7 @@ class Git:
             if "unrelated histories" in exc.stderr:
                 self._local(repo, "reset", "-q", "--hard", "HEAD", "--")
                 return []
-            raise GitError(f"{repo.name}: merging #{number} failed: {_tail(exc.stderr)}") \
+            raise GitError(f"{repo.name}: merging #{number} failed: {tail(exc.stderr)}") \
                 from None
 
     def _run_ok(self, repo: Repo, *args: str) -> bool:
@@ -428,9 +363,9 @@ class Git:
         """Files changed between two staging heads; None when old is None or not in the checkout."""
         if old is None:
             return None
-        _check_repo(repo)
-        _check_sha(old, f"{repo.name} old head")
-        _check_sha(new, f"{repo.name} new head")
+        check_repo(repo)
+        check_sha(old, f"{repo.name} old head")
+        check_sha(new, f"{repo.name} new head")
         if not (self.checkout_dir(repo) / ".git").is_dir() or self._missing(repo, [old, new]):
             return None
         out = self._local(repo, "diff", "--name-only", "-z", "--no-renames", old, new, "--")
@@ -441,7 +376,7 @@ class Git:
 
         Works in a throw-away repository with one empty commit, so it never touches the
         checkouts a running deployment uses; ServiceError (git's reason) if refused."""
-        _check_repo(repo)
+        check_repo(repo)
         with tempfile.TemporaryDirectory(prefix="kcistage-check-") as tmp:
             scratch = Path(tmp)
             self._run(["init", "-q"], scratch)
@@ -458,7 +393,7 @@ class Git:
         """Force-push the staging branch to the repo's url, only when `repo.push` is set."""
         if not repo.push:
             return
-        _check_repo(repo)
+        check_repo(repo)
         ref = f"refs/heads/{repo.staging_branch}"
         try:
             self._run(["push", "-q", "--force", "--no-verify", "--", repo.url, f"+{ref}:{ref}"],

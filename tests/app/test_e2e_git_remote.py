@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kcistage.sandbox.sandbox import Sandbox
-from kcistage.shell.git import remote_host
+from kcistage.shell.git_text import remote_host
 from tests.conftest import run_cli
 from tests.shell.test_git_remote_failures import _gone
 

@@ -12,7 +12,8 @@ from kcistage.core.enums import Cause
 from kcistage.core.settings import Repo
 from kcistage.errors import KcistageError, ServiceError
 from kcistage.sandbox.localrepo import LocalRepo
-from kcistage.shell.git import Build, Git, GitError
+from kcistage.shell.git import Build, Git
+from kcistage.shell.git_text import GitError
 
 
 def _git(cwd: Path, *args: str) -> str:

@@ -16,7 +16,8 @@ from kcistage.errors import ServiceError
 from kcistage.sandbox.git_http import GitHttpServer
 from kcistage.sandbox.localrepo import LocalRepo
 from kcistage.shell import git_credential as credential
-from kcistage.shell.git import Git, http_remote
+from kcistage.shell.git import Git
+from kcistage.shell.git_text import http_remote
 
 TOKEN = "ghs_s3cretT0kenForTests1234567890abcdef"
 

@@ -17,7 +17,8 @@ from kcistage.core.settings import Repo
 from kcistage.errors import ServiceError
 from kcistage.sandbox.git_http import GitHttpServer
 from kcistage.sandbox.localrepo import LocalRepo
-from kcistage.shell.git import Git, GitStopped, remote_host
+from kcistage.shell.git import Git, GitStopped
+from kcistage.shell.git_text import remote_host
 
 TOKEN = "ghs_remoteFailuresToken0123456789abcdef"
 
