@@ -34,11 +34,18 @@ def start(box: Sandbox, *args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
 
 
-def slow_github(box: Sandbox) -> int:
-    """From now on every request waits SLOW_GITHUB seconds; returns how many were served."""
+def term_while_github_is_slow(box: Sandbox, proc: subprocess.Popen, timeout: float,
+                              what: str) -> tuple[float, str, str]:
+    """Make every GitHub answer take SLOW_GITHUB seconds, wait until the run sends a request
+    (now held by the slow GitHub), then SIGTERM it: `term_and_time`'s answer. GitHub is fast
+    again afterwards, whatever happened."""
     seen = len(box.hub.requests)
     box.hub.slow_next(1000, SLOW_GITHUB)
-    return seen
+    try:
+        wait_for(lambda: len(box.hub.requests) > seen, timeout=timeout, what=what)
+        return term_and_time(proc)
+    finally:
+        box.hub.clear_faults()
 
 
 def term_and_time(proc: subprocess.Popen) -> tuple[float, str, str]:
@@ -61,12 +68,9 @@ def test_sigterm_while_a_running_deployment_repolls_a_slow_github(box: Sandbox) 
     proc = start(box, "tick")
     step = wait_for(lambda: started(box, 2, "restart-api"), timeout=30, what="the slow step")[0]
     try:
-        seen = slow_github(box)
-        # the watch re-polls every 0.3 s: its request is now held by the slow GitHub
-        wait_for(lambda: len(box.hub.requests) > seen, timeout=10, what="a re-poll of GitHub")
-        seconds, out, err = term_and_time(proc)
+        # the watch re-polls every 0.3 s: its request is then held by the slow GitHub
+        seconds, out, err = term_while_github_is_slow(box, proc, 10, "a re-poll of GitHub")
     finally:
-        box.hub.clear_faults()
         if pid_alive(step["pid"]):
             os.killpg(step["pid"], signal.SIGKILL)
             pytest.fail("the step outlived SIGTERM to kcistage")
@@ -87,12 +91,7 @@ def test_sigterm_while_a_tick_polls_a_slow_github(box: Sandbox) -> None:
     box.open_pr(API, 8, "broonie", {"api/models.py": "M = 8\n"})
     before = (box.root / "state" / "state.json").read_bytes()
     proc = start(box, "tick")
-    try:
-        seen = slow_github(box)
-        wait_for(lambda: len(box.hub.requests) > seen, timeout=20, what="the tick's poll")
-        seconds, out, err = term_and_time(proc)
-    finally:
-        box.hub.clear_faults()
+    seconds, out, err = term_while_github_is_slow(box, proc, 20, "the tick's poll")
     assert seconds < LIMIT, f"SIGTERM took {seconds:.1f}s to end the run: {out} {err}"
     assert proc.returncode == 1, (out, err)
     assert err.strip() == "kcistage: stopped by SIGTERM", err
