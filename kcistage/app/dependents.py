@@ -1,5 +1,7 @@
-"""Depends-On while the staging branches are built: a PR left out takes the PRs depending on it
-along (across repos, a cycle whole), and each PR's comment says which PRs it went with."""
+"""Depends-On while the staging branches are built: who goes out, and who went together.
+
+A PR left out takes the PRs depending on it along (across repos, a cycle whole), and each PR's
+comment says which PRs it went with."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Cross-repository changes: `Depends-On:` lines read from a PR description, and what they do
-to eligibility (one-way as in Zuul; PRs naming each other form a unit that enters together).
+"""Cross-repository changes: `Depends-On:` lines of a PR description and their effect on eligibility.
+
+One-way as in Zuul: a PR waits for the PRs it names; PRs naming each other form a unit that
+enters together.
 
 Keys are `<repo>#<n>` with the short repo name of the configuration. Work is bounded: a
 description is scanned once (linear regular expressions, no backtracking between lines), at most

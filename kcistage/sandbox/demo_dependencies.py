@@ -1,5 +1,6 @@
-"""The demo's scene of a cross-repository change: a PR that says `Depends-On:` another repo's PR
-waits for it, then both are deployed together."""
+"""The demo's scene of a cross-repository change, deployed together once its dependency is ready.
+
+A PR that says `Depends-On:` another repo's PR waits for it, then both are deployed together."""
 
 from __future__ import annotations
 

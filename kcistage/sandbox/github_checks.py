@@ -1,5 +1,6 @@
-"""The GitHub stand-in's checks of a commit: check runs (Checks API) and commit statuses, with
-GitHub's shapes: `commits/{ref}/check-runs` (latest run per name unless filter=all), the
+"""The GitHub stand-in's checks of a commit: check runs (Checks API) and commit statuses.
+
+With GitHub's shapes: `commits/{ref}/check-runs` (latest run per name unless filter=all), the
 combined `commits/{ref}/status` (latest state per context) and `commits/{ref}/statuses`."""
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""The GitHub stand-in's branch protection, with GitHub's shapes: the branch API's `protected`
-flag and `protection` summary, the classic protection (`branches/{branch}/protection`, readable
-with admin rights only, as on GitHub) and the repository rulesets that apply to a branch
-(`rules/branches/{branch}`, readable by anyone who can read the repository)."""
+"""The GitHub stand-in's branch protection and rulesets, as GitHub shows them.
+
+With GitHub's shapes: the branch API's `protected` flag and `protection` summary, the classic
+protection (`branches/{branch}/protection`, readable with admin rights only, as on GitHub) and
+the repository rulesets that apply to a branch (`rules/branches/{branch}`, readable by anyone
+who can read the repository)."""
 
 from __future__ import annotations
 

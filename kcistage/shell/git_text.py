@@ -1,5 +1,7 @@
-"""What git is given and what it says: names checked before they reach git, a remote's host, and
-git's failure reasons cut to a line with credentials masked."""
+"""What git is given and what it says: names checked, a remote's host, failure reasons.
+
+Names are checked before they reach git; git's failure reasons are cut to a line with any
+credential in a URL masked."""
 
 from __future__ import annotations
 
