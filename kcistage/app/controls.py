@@ -45,7 +45,7 @@ def apply_includes(ctx: Context) -> list[str]:
             done += _include_commit(ctx, key, pr, request["sha"], request["by"])
         else:
             done += _include_head(ctx, key, pr, request["by"])
-    if requests and not ctx.dry_run:
+    if requests:
         ctx.save()  # the lift is in the state before the requests are forgotten
         ctx.controls = store.update(ctx.cfg.state_file,
                                     lambda d: controls.forget_includes(d, requests))

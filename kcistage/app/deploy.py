@@ -318,13 +318,13 @@ def _build(ctx: Context, record: DeploymentRecord, target: Target) -> dict[str, 
                                        "cause": cause, "reason": cause.replace("_", " ")})
             if not is_probe(record):  # a candidate's own composition says nothing of the PR
                 _exclude(ctx, name, number, excluded, words, record["id"])
-        if repo.push and not ctx.dry_run:
+        if repo.push:
             ctx.git.push(repo)
     for name, entry in target.items():  # once the PRs they wait for have their reasons
         for number, sha in entry["prs"]:
             if (key := pr_key(name, number)) in held:
                 dependents.hold(ctx, record, key, sha, held[key])
-    if not is_probe(record) and not ctx.dry_run:
+    if not is_probe(record):
         dependents.note_together(ctx, merged)
     record["target"] = merged
     record["heads"] = heads
@@ -352,7 +352,7 @@ def _notify_end(ctx: Context, record: DeploymentRecord) -> None:
     statuses(ctx, record, record["result"])
     # a failed culprit-search candidate is evidence, not news: the failure it reproduces was told
     # (an inconclusive one is the operator's to look at, a search candidate's too)
-    if record["result"] == "failed" and ctx.cfg.notify.on_failure and not ctx.dry_run \
+    if record["result"] == "failed" and ctx.cfg.notify.on_failure \
             and (not is_probe(record) or record.get("inconclusive")):
         _run_on_failure(ctx, record)
 

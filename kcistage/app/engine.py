@@ -6,7 +6,6 @@ import contextlib
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -15,7 +14,7 @@ from kcistage.app import controls as operator_controls
 from kcistage.app import culprit_search as search
 from kcistage.app.context import Context, Output
 from kcistage.app.notify import catch_up, end_pending_statuses
-from kcistage.app.observe import Observation, look, note_observation
+from kcistage.app.observe import Observation, look, note_observation, peek
 from kcistage.core import controls, messages, progress, rules
 from kcistage.core.history import facts, observed_target
 from kcistage.core.model import format_time, parse_time, target_prs
@@ -67,14 +66,13 @@ def _stop_marked(marker: str) -> int:
 
 def _look(ctx: Context) -> Observation:
     """Recover a dead run's deployment, poll, and record what was seen."""
-    if not ctx.dry_run and recover(ctx):
+    if recover(ctx):
         ctx.save()
     obs = look(ctx)
     catch_up(ctx)  # statuses and comments an earlier run could not write
     for action in obs.actions:
         ctx.out.detail(action)
-    if not ctx.dry_run:  # a dry run decides on the stored search as it is (history.search_deploy)
-        search.settle(ctx, obs.target)
+    search.settle(ctx, obs.target)
     return obs
 
 
@@ -86,13 +84,20 @@ def _waiting(ctx: Context) -> DeploymentRecord | None:
     return last
 
 
-def _running(ctx: Context) -> rules.Running | None:
-    """The deployment the rules see running: one that waits between runs, or (in a dry run,
-    without the lock) one another live kcistage is running."""
+def _current(ctx: Context, live: bool = False) -> DeploymentRecord | None:
+    """The running deployment: one that waits between runs, or (`live`: seen without the lock)
+    one another live kcistage is carrying on."""
     last = ctx.state["deployments"][-1] if ctx.state["deployments"] else None
     if last is None or last["result"] != "running":
         return None
-    if not last.get("waiting") and not (ctx.dry_run and statefile.pid_alive(int(last.get("pid") or 0))):
+    if last.get("waiting") or (live and statefile.pid_alive(int(last.get("pid") or 0))):
+        return last
+    return None
+
+
+def _running(last: DeploymentRecord | None) -> rules.Running | None:
+    """The running deployment as the rules see it."""
+    if last is None:
         return None
     return rules.Running(cycle=last["cycle"], restarts=last.get("restarts", 0),
                          target=last["target"], trigger=last["trigger"])
@@ -100,14 +105,13 @@ def _running(ctx: Context) -> rules.Running | None:
 
 def tick(ctx: Context) -> int:
     """One poll → decide → (deploy) cycle; returns the exit status."""
+    if ctx.dry_run:
+        return plan(ctx, None)
     obs = _look(ctx)
-    decision = rules.decide(facts(ctx.state, ctx.clock(), obs.target, _running(ctx)),
+    decision = rules.decide(facts(ctx.state, ctx.clock(), obs.target, _running(_current(ctx))),
                             ctx.cfg.schedule)
     paused = operator_controls.paused(ctx)
     decision = controls.hold(decision, paused)
-    if ctx.dry_run:
-        print_dry_run(ctx, decision)
-        return 0
     current = _waiting(ctx)
     if current is not None and not ctx.stop_reason:
         return _go_on(ctx, current, decision, paused is not None)
@@ -139,22 +143,49 @@ def _go_on(ctx: Context, record: DeploymentRecord, decision: rules.Decision, pau
 
 def deploy_now(ctx: Context, full: bool) -> int:
     """`kcistage deploy [--full]`: a manual cycle now through the same engine."""
+    if ctx.dry_run:
+        return plan(ctx, full)
     obs = _look(ctx)
     current = _waiting(ctx)
     if current is not None:
-        held: dict[str, Any] = dict(current.get("waiting") or {})
-        words = (f"deployment {current['id']} ({current['cycle']}) is running: step "
-                 f"{held.get('step')} waits for {held.get('what')}")
-        if ctx.dry_run:
-            ctx.out.line(f"decision: none: {words}; a deploy by hand waits until it ends")
-            return 0
         ctx.save()
-        raise LockHeld(f"{words}; deploy again once it has ended")
+        raise LockHeld(f"{_refusal(current)}; deploy again once it has ended")
     decision = rules.decide_manual(facts(ctx.state, ctx.clock(), obs.target), full)
-    if ctx.dry_run:
-        print_dry_run(ctx, decision)
-        return 0
     return _deploy(ctx, decision, prefix="deploy")
+
+
+def _refusal(current: DeploymentRecord) -> str:
+    """Why a deploy by hand does not start: the deployment that runs or waits."""
+    held: dict[str, Any] = dict(current.get("waiting") or {})
+    if held:
+        return (f"deployment {current['id']} ({current['cycle']}) is running: step "
+                f"{held.get('step')} waits for {held.get('what')}")
+    step = f", step {current['step']}" if current.get("step") else ""
+    return f"deployment {current['id']} ({current['cycle']}) is running{step}"
+
+
+def plan(ctx: Context, full: bool | None) -> int:
+    """`--dry-run` (`full` None: a tick; else a deploy by hand): the same poll with nothing
+    written (no answer, no status, no save), the same decision, and the plan printed from the
+    core's effects. No lock is held: another run may be carrying a deployment on."""
+    obs = peek(ctx)
+    for action in obs.actions:
+        ctx.out.detail(action)
+    current = _current(ctx, live=True)
+    if full is None:
+        decision = controls.hold(
+            rules.decide(facts(ctx.state, ctx.clock(), obs.target, _running(current)),
+                         ctx.cfg.schedule), operator_controls.paused(ctx))
+    elif current is not None:
+        ctx.out.line(f"decision: none: {_refusal(current)}; a deploy by hand waits until it ends")
+        return 0
+    else:
+        decision = rules.decide_manual(facts(ctx.state, ctx.clock(), obs.target), full)
+    print_dry_run(ctx, decision)
+    for line in progress.plan_lines(decision.action, decision.trigger, ctx.cfg.steps, current,
+                                    ctx.clock()):
+        ctx.out.line(line)
+    return 0
 
 
 def _deploy(ctx: Context, decision: rules.Decision, prefix: str) -> int:
@@ -220,16 +251,19 @@ def run(cfg: Config, clock: Callable[[], datetime], action: Callable[[Context], 
         dry_run: bool = False, out: Output | None = None, token: str | None = None) -> int:
     """Load the state (under the lock unless a dry run), run `action(ctx)` and return its status."""
     local = urlparse(cfg.github.api_url).hostname in ("127.0.0.1", "localhost", "::1")
+    if dry_run:  # no lock, no poke consumed, no signal handling: `plan` writes nothing
+        state = statefile.load(cfg.state_file, clock(), readonly=True)
+        return action(Context(cfg=cfg, clock=clock, state=state, dry_run=True, token=token,
+                              local=local, out=out or Output()))
     # The webhook pokes already waiting are answered by this run's poll; ones that arrive while
     # it runs stay and start the next tick. Consumed whatever happens (even when another run
     # holds the lock: that one polls too), so a poke can never keep the path unit looping.
-    waiting = [] if dry_run else pokes.waiting(cfg.serve.poke_dir)
-    lock = nullcontext() if dry_run else statefile.Lock(cfg.state_file)
+    waiting = pokes.waiting(cfg.serve.poke_dir)
+    lock = statefile.Lock(cfg.state_file)
     try:
         with _taken(lock, cfg, clock):
-            state = statefile.load(cfg.state_file, clock(), readonly=dry_run)
-            ctx = Context(cfg=cfg, clock=clock, state=state, dry_run=dry_run, token=token,
-                          local=local,
+            state = statefile.load(cfg.state_file, clock())
+            ctx = Context(cfg=cfg, clock=clock, state=state, token=token, local=local,
                           out=out or Output())
 
             def on_sigterm(_signum: int, _frame: object) -> None:
@@ -238,10 +272,10 @@ def run(cfg: Config, clock: Callable[[], datetime], action: Callable[[Context], 
 
             main_thread = threading.current_thread() is threading.main_thread()
             stopping.reset()
-            previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread and not dry_run else None
-            if not dry_run and statefile.holds_past(state):  # a state file from before the
+            previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
+            if statefile.holds_past(state):  # a state file from before the
                 ctx.save()  # history file (or a killed run's leftovers): split it now, losing nothing
-            removed = getattr(lock, "removed", None)
+            removed = lock.removed
             if removed:
                 ctx.out.detail(f"removed {len(removed)} temporary file(s) left by a killed "
                                f"run: {', '.join(p.name for p in removed)}")
@@ -259,7 +293,7 @@ def run(cfg: Config, clock: Callable[[], datetime], action: Callable[[Context], 
 
 
 @contextlib.contextmanager
-def _taken(lock: Any, cfg: Config, clock: Callable[[], datetime]) -> Iterator[None]:
+def _taken(lock: statefile.Lock, cfg: Config, clock: Callable[[], datetime]) -> Iterator[None]:
     """Hold `lock`; when another run holds it, say which deployment that run is carrying on."""
     try:
         lock.__enter__()
@@ -285,8 +319,8 @@ def _running_note(cfg: Config, now: datetime) -> str:
 
 
 def _record_rate(ctx: Context) -> None:
-    """Leave GitHub's rate-limit figures beside the state file for `serve` (not in a dry run)."""
+    """Leave GitHub's rate-limit figures beside the state file for `serve`."""
     rate = getattr(ctx._gh, "rate", None)
-    if rate and not ctx.dry_run:
+    if rate:
         with contextlib.suppress(KcistageError):  # figures for a dashboard: never fail a run
             statefile.write_rate(ctx.cfg.state_file, rate)

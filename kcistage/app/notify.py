@@ -21,8 +21,6 @@ from kcistage.errors import ServiceError, one_line
 
 def safe_notify(ctx: Context, action: Callable[[], Any], what: str) -> bool:
     """Run a GitHub write; an outage there must not lose the deployment record. True if done."""
-    if ctx.dry_run:
-        return False
     try:
         action()
     except ServiceError as exc:
@@ -44,8 +42,6 @@ def track(pr: PrRecord, sha: str) -> None:
 
 def report(ctx: Context, pr: PrRecord, sha: str) -> None:
     """Write the commit status and the comment of `sha` where they differ from what was written."""
-    if ctx.dry_run:
-        return
     repo = ctx.cfg.repo(pr["repo"])
     written = pr.setdefault("written", {}).setdefault(sha, {})
     shown = (pr.get("shown") or {}).get(sha)
@@ -74,8 +70,6 @@ def report(ctx: Context, pr: PrRecord, sha: str) -> None:
 
 def note_pr(ctx: Context, pr: PrRecord, sha: str, note: str) -> None:
     """Add a note to the PR's per-SHA comment (written only if the comment changes)."""
-    if ctx.dry_run:
-        return
     track(pr, sha)
     pr["notes"][sha] = messages.add_note(pr["notes"].get(sha, []), note)
     report(ctx, pr, sha)
@@ -86,8 +80,6 @@ def statuses(ctx: Context, record: DeploymentRecord, result: str) -> None:
 
     The new reports are saved before anything is written, so that a run killed between a write
     and the next save leaves the next run to finish the job (catch_up), never to repeat it blindly."""
-    if ctx.dry_run:
-        return
     changed: list[tuple[PrRecord, str]] = []
     for name, entry in record["target"].items():
         for number, sha in entry["prs"]:
@@ -124,8 +116,6 @@ def catch_up(ctx: Context) -> None:
 
     A head still shown as running in a deployment that has ended (its run was killed) now shows
     that deployment's result."""
-    if ctx.dry_run:
-        return
     ended = {d["id"]: d for d in ctx.state.get("deployments", [])
              if d["result"] != DeployResult.RUNNING}
     for pr in ctx.state.get("prs", {}).values():
@@ -157,7 +147,7 @@ def tell_exclusions(ctx: Context, exclusions: list[tuple[str, str, str]]) -> Non
 
 def end_pending_statuses(ctx: Context, record: DeploymentRecord) -> None:
     """End the pending commit statuses of an interrupted deployment, while GitHub answers."""
-    if record.get("statuses") != "pending" or ctx.dry_run:
+    if record.get("statuses") != "pending":
         return
     try:  # only heads still pending change (a head that showed success keeps it)
         statuses(ctx, record, "interrupted")

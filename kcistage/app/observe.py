@@ -43,6 +43,7 @@ class Observation:
     actions: list[str] = field(default_factory=list)  # human-readable lines (comments handled)
     exclusions: list[tuple[str, str, str]] = field(default_factory=list)  # new: (key, sha, reason)
     requests: int = 0
+    answers: list[Answer] = field(default_factory=list)  # replies and reactions, not sent yet
 
 
 def pr_key(repo: str, number: int) -> str:
@@ -51,11 +52,12 @@ def pr_key(repo: str, number: int) -> str:
 
 
 def observe(cfg: Config, state: State, gh: GitHubPort, remote_head: Callable[[Repo], str],
-            now: datetime, dry_run: bool = False,
+            now: datetime,
             on_handled: Callable[[], None] | None = None,
             by_hand: dict[str, Any] | None = None,
             on_polled: Callable[[], None] | None = None) -> Observation:
-    """Poll, update state["prs"], act on comment commands, and return the eligible target.
+    """Poll, update state["prs"], judge comment commands, and return the eligible target with
+    the answers to write (`look` sends them; a dry run only shows them).
 
     Comments are recorded as handled (their ids, approvals and queued cycles) and on_handled()
     saves that BEFORE any answer goes to GitHub: when the state cannot be saved, on_handled
@@ -68,13 +70,10 @@ def observe(cfg: Config, state: State, gh: GitHubPort, remote_head: Callable[[Re
     if on_polled is not None:
         on_polled()
     obs = Observation(target={}, requests=poll.requests)
-    answers: list[Answer] = []
     for comment in poll.comments:
-        answers += _handle_comment(cfg, state, gh, comment, now, obs)
+        obs.answers += _handle_comment(cfg, state, gh, comment, now, obs)
     if poll.comments and on_handled is not None:
         on_handled()
-    if not dry_run:
-        _send(cfg, gh, answers, obs)
     obs.target = compute_target(cfg, state, gh, bases, obs, by_hand)
     return obs
 
@@ -92,16 +91,35 @@ def look(ctx: Context) -> Observation:
             ctx.out.line(line)
 
     try:
-        obs = observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock(), ctx.dry_run,
+        obs = observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock(),
                       on_handled=ctx.save, by_hand=doc["excluded"], on_polled=includes)
     except RateLimited as exc:
-        if exc.reset_at is not None and not ctx.dry_run:
+        if exc.reset_at is not None:
             statefile.write_backoff(ctx.cfg.state_file, exc.reset_at)
         raise
+    _send(ctx.cfg, ctx.gh, obs.answers, obs)
     note_observation(ctx, obs.target)
-    if not ctx.dry_run:
-        statefile.mark_polled(ctx.cfg.state_file, ctx.clock())
+    statefile.mark_polled(ctx.cfg.state_file, ctx.clock())
     tell_exclusions(ctx, obs.exclusions)
+    return obs
+
+
+def peek(ctx: Context) -> Observation:
+    """The same poll for `--dry-run`, writing nothing: no answer, no save, no backoff, no mark;
+    `include` requests are named, not carried out (that tells the PR)."""
+    backoff = statefile.read_backoff(ctx.cfg.state_file)
+    if backoff and backoff > ctx.clock():
+        raise RateLimited(f"rate-limited by GitHub until {format_time(backoff)}; not polling",
+                          backoff)
+    doc = operator_controls.read(ctx)
+    obs = observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock(),
+                  by_hand=doc["excluded"])
+    for answer in obs.answers:
+        obs.actions.append(f"{answer.repo}#{answer.number}: would "
+                           + ("react with eyes" if answer.reply is None else "reply"))
+    for key in doc["include"]:
+        obs.actions.append(f"{key}: the next run carries out `kcistage include` (not in this plan)")
+    note_observation(ctx, obs.target)
     return obs
 
 

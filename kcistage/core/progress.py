@@ -18,7 +18,7 @@ from typing import Any
 from kcistage.core.durations import human
 from kcistage.core.enums import DeployResult, StepResult
 from kcistage.core.model import format_time, parse_time
-from kcistage.core.settings import Drain, Probe
+from kcistage.core.settings import Drain, Probe, Step
 from kcistage.core.state import PlanRecord, Waiting
 
 
@@ -147,3 +147,35 @@ def probe_check(probe: Probe, started: datetime, stable_since: datetime | None, 
                          f"{human(probe.stable.total_seconds())} within "
                          f"{human(probe.within.total_seconds())}: last answer {answer}")
     return ProbeSeen(None, since, f"{probe.url}: {answer}")
+
+
+def plan_lines(action: str, trigger: str | None, steps: Sequence[Step],
+               running: Mapping[str, Any] | None, now: datetime) -> list[str]:
+    """What a run would carry out next, for `--dry-run`: the running deployment's next effect,
+    or the steps of the cycle it would start (which partial steps run depends on the files
+    changed, known only once the branches are built)."""
+    if running is not None:
+        ident = f"deployment {running['id']} ({running['cycle']})"
+        if action == "restart":
+            return [f"plan: {ident} would restart from its first step with the new target"]
+        effect = next_effect(running, now)
+        if effect.kind is Kind.WAIT and effect.at is not None:
+            return [f"plan: {ident} step {effect.step} waits for {effect.reason}; next check "
+                    f"{format_time(effect.at)}"]
+        if effect.kind is Kind.CHECK:
+            return [f"plan: {ident} step {effect.step}: its wait would be checked now "
+                    f"({effect.reason})"]
+        return [f"plan: {ident} is running step {running.get('step') or effect.step}"]
+    if action not in ("partial", "full"):
+        return []
+    lines = [f"plan: a {action} cycle ({trigger}): build the staging branches, then:"]
+    for step in steps:
+        kind = next(k for k in ("run", "drain", "probe", "kernelci") if getattr(step, k) is not None)
+        if action not in step.cycles:
+            lines.append(f"  skip {step.name}: {' and '.join(step.cycles)} cycles only")
+        elif action == "full" or step.paths is None:
+            lines.append(f"  {kind} {step.name}")
+        else:
+            repos = ", ".join(repo for repo, _ in step.paths)
+            lines.append(f"  {kind} {step.name} if a file changed in {repos} matches its paths")
+    return lines

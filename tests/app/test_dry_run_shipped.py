@@ -41,4 +41,6 @@ def test_dry_run_prints_decision_reason_and_composition(sandbox: Sandbox, tmp_pa
     result = run_cli(cfg, "tick", "--dry-run", now=later)
     assert result.returncode == 0, result.stderr
     assert "decision: full (change)" in result.stdout and "no full cycle yet" in result.stdout
+    assert "plan: a full cycle (change): build the staging branches, then:" in result.stdout
+    assert "  kernelci test-kernel" in result.stdout and "  probe " in result.stdout
     assert (tmp_path / "state.json").read_bytes() == state_bytes

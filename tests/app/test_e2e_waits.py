@@ -77,11 +77,22 @@ def test_a_waiting_deployment_spans_ticks_that_answer_comments(box: Sandbox) -> 
     html = page.render(full, box.state()["deployments"])
     assert "waits for queue to drain" in html and "process is gone" not in html
 
+    state_file = box.root / "state" / "state.json"
+    before, asked = state_file.read_bytes(), len(box.hub.requests)
+    box.comment(API, 5, "stranger", "@kcibot trigger")  # seen, not answered, by a dry run
+    code, out = tick(box, "tick", "--dry-run")
+    assert code == 0 and "plan: deployment 1 (full) step drain-queue waits for queue" in out, out
+    code, out = tick(box, "deploy", "--dry-run")
+    assert code == 0 and "a deploy by hand waits until it ends" in out, out
+    assert state_file.read_bytes() == before  # byte for byte
+    assert {r["method"] for r in box.hub.requests[asked:]} == {"GET"}  # no write to GitHub
+    assert len(box.hub.comments(f"{OWNER}/{API}", 5)) == 1
+
     box.advance(0.5)  # a comment while it waits is answered by the next tick
     box.comment(API, 5, "stranger", "@kcibot deploy")
     code, out = tick(box)
     assert code == 0 and "next check 09:06" in out, out
-    assert len(box.hub.comments(f"{OWNER}/{API}", 5)) == 2  # the comment and the reply
+    assert len(box.hub.comments(f"{OWNER}/{API}", 5)) == 4  # two comments, two replies
     assert deployments(box)[-1]["waiting"] == record["waiting"]  # not due: not checked
     code, out = tick(box, "deploy")
     assert code == 75 and "deployment 1 (full) is running" in out, out

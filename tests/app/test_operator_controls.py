@@ -1,26 +1,43 @@
-"""app/controls.apply_includes: which exclusions an `include` lifts (a dry run: nothing written)."""
+"""app/controls.apply_includes: which exclusions an `include` lifts (the notes it would write on
+the PR are collected here instead of going to GitHub)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from kcistage.app import controls as operator_controls
 from kcistage.app.context import Context
 from kcistage.core import controls
 from kcistage.core.settings import Config, Repo
+from kcistage.shell import statefile
 from kcistage.shell.clock import Clock
 
 AT = "2026-11-26T11:00:00+00:00"
 HEAD, OLD = "a" * 40, "b" * 40
 
 
+NOTES: list[tuple[str, str]] = []
+
+
+@pytest.fixture(autouse=True)
+def notes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """What would be said on the PR: (sha, note)."""
+    NOTES.clear()
+    monkeypatch.setattr(operator_controls, "note_pr",
+                        lambda _ctx, _pr, sha, note: NOTES.append((sha, note)))
+    return NOTES
+
+
 def context(tmp_path: Path, excluded: dict, cause: str | None = None, sha: str = HEAD) -> Context:
     cfg = Config(path=tmp_path / "config.yaml", state_file=tmp_path / "state.json",
                  repos=(Repo(name="kernelci-api", github="kernelci/kernelci-api"),))
-    state = {"prs": {"kernelci-api#7": {"repo": "kernelci-api", "number": 7, "sha": sha,
-                                        "excluded": excluded, "cause": cause}}}
+    state = statefile.empty()
+    state["prs"] = {"kernelci-api#7": {"repo": "kernelci-api", "number": 7, "sha": sha,
+                                       "excluded": excluded, "cause": cause}}
     doc = controls.include(controls.empty(), "kernelci-api#7", "bob", AT)
-    return Context(cfg=cfg, clock=Clock(), state=state, dry_run=True, controls=doc)
+    return Context(cfg=cfg, clock=Clock(), state=state, controls=doc)
 
 
 def test_a_culprit_exclusion_at_the_head_is_lifted(tmp_path: Path) -> None:

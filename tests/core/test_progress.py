@@ -9,8 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kcistage.core.progress import Kind, drain_check, next_effect, plan_record, probe_check, waiting
-from kcistage.core.settings import Drain, Probe
+from kcistage.core.progress import (
+    Kind,
+    drain_check,
+    next_effect,
+    plan_lines,
+    plan_record,
+    probe_check,
+    waiting,
+)
+from kcistage.core.settings import Drain, Probe, Step
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 PLAN = [plan_record("drain", True, "every cycle"), plan_record("build", False, "no change"),
@@ -126,3 +134,27 @@ def test_probe_answers_every_ten_seconds(answers: list[int | None], result: str 
         if seen.result is not None:
             assert i == len(answers) - 1, f"over early at answer {i}: {seen}"
     assert seen is not None and seen.result == result and seen.summary.endswith(last)
+
+
+STEPS = (Step("drain-queue", drain=DRAIN), Step("api", run=("up",), paths=(("kernelci-api", ("api/**",)),)),
+         Step("api-up", probe=PROBE), Step("kernel", run=("k",), cycles=("full",)))
+
+
+def test_the_plan_of_a_cycle_names_each_step_and_what_decides_it() -> None:
+    assert plan_lines("full", "periodic", STEPS, None, T0) == [
+        "plan: a full cycle (periodic): build the staging branches, then:",
+        "  drain drain-queue", "  run api", "  probe api-up", "  run kernel"]
+    assert plan_lines("partial", "change", STEPS, None, T0)[1:] == [
+        "  drain drain-queue", "  run api if a file changed in kernelci-api matches its paths",
+        "  probe api-up", "  skip kernel: full cycles only"]
+    assert plan_lines("none", None, STEPS, None, T0) == []
+
+
+def test_the_plan_of_a_running_deployment_is_its_next_effect() -> None:
+    held = waiting("drain-queue", "drain", T0, T0 + timedelta(minutes=1), "queue to drain (count 3)")
+    record = {**rec([], held), "id": 4, "cycle": "partial", "step": "drain-queue"}
+    assert plan_lines("continue", None, STEPS, record, T0) == [
+        "plan: deployment 4 (partial) step drain-queue waits for queue to drain (count 3); "
+        "next check 2026-01-05T09:01:00+00:00"]
+    assert "checked now" in plan_lines("continue", None, STEPS, record, T0 + timedelta(minutes=2))[0]
+    assert "would restart from its first step" in plan_lines("restart", None, STEPS, record, T0)[0]
