@@ -59,7 +59,7 @@ def test_an_unreadable_history_line_is_named_by_readers_and_never_read_by_a_tick
     status = run_cli(sandbox.config_path, "status", "--json", now=sandbox.clock())
     assert status.returncode == 0
     assert status.stderr == (f"{history} line {bad}: not valid JSON: skipped (the next "
-                             "deployment moves it aside)\n")
+                             "trim moves it aside)\n")
     assert len(json.loads(status.stdout)["last"]) == 20
     sandbox.advance(1)
     tick = run_cli(sandbox.config_path, "tick", now=sandbox.clock())
