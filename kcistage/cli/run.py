@@ -74,7 +74,8 @@ def tick(env: Env, dry_run: bool) -> int:
 def deploy(env: Env, full: bool, dry_run: bool) -> int:
     """Deploy now, by hand: partial unless --full.
 
-    Ignores settle, throttle, the full interval and a pause; waits for nothing but the lock.
+    Ignores settle, throttle, the full interval and a pause. Waits for nothing: while another
+    run holds the lock, or a deployment runs or waits, it refuses (exit 75) naming it.
     """
     engine = _engine()
 

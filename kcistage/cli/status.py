@@ -48,7 +48,10 @@ def status(env: Env, as_json: bool) -> int:
 @click.argument("step", required=False, metavar="[STEP]")
 @click.pass_obj
 def log(env: Env, deploy_id: int | None, step: str | None) -> int:
-    """Show a deployment's step logs (the latest deployment by default)."""
+    """Show a deployment's step logs (the latest deployment by default).
+
+    ID is a deployment's number (as `status` lists them); STEP shows only that step's log.
+    """
     from kcistage.cli.views import render_log
     from kcistage.shell import statefile
 
