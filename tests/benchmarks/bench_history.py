@@ -10,6 +10,10 @@ github, click, yaml, requests"` (CPU = user + system; medians of per-round ratio
 - ticks while one more deployment, a full cycle, waits on its `kernelci` step between runs (a
   `waiting` entry whose next check is an hour later: the tick polls and leaves it waiting).
 
+Then what the history file costs a deployment that ends (its record appended, then the trim to
+`history`): rewriting the whole file each time, and the amortized trim that rewrites it only
+once it holds 10% over `history` (medians of 5, CPU and wall, fsyncs included).
+
 Bytecode is written and used (as an installed package has it), whatever PYTHONDONTWRITEBYTECODE
 says. Also printed: the sizes of the state and history files and the time to parse each.
 """
@@ -146,6 +150,31 @@ def waiting_state(raw: bytes, since: Any, check_at: Any) -> bytes:
     return json.dumps(state, sort_keys=True, separators=(",", ":")).encode() + b"\n"
 
 
+def trims(where: Path, capacity: int) -> str:
+    """A deployment ending on a copy of the history file `where`: its line appended, then the
+    trim, rewriting each time or amortized (milliseconds of CPU and wall, medians of 5)."""
+    from datetime import UTC, datetime
+
+    from kcistage.shell import historyfile
+
+    last = historyfile.read_newest(where, 1).records[-1]
+    copy = where.with_name("trim-bench.history")
+    said = []
+    for amortized in (False, True):
+        cpu, wall = [], []
+        for n in range(5):
+            shutil.copy(where, copy)
+            historyfile.append(copy, [dict(last, id=last["id"] + 1 + n)])
+            start, start_cpu = time.perf_counter(), time.process_time()
+            historyfile.trim(copy, capacity, datetime.now(UTC), set(), amortized=amortized)
+            cpu.append(time.process_time() - start_cpu)
+            wall.append(time.perf_counter() - start)
+        said.append(f"{'amortized' if amortized else 'rewriting each time'}: "
+                    f"{statistics.median(cpu) * 1000:.0f} ms CPU, {statistics.median(wall) * 1000:.0f} ms wall")
+    copy.unlink()
+    return "; ".join(said)
+
+
 def history(count: int, per_repo: int) -> None:
     """Part 2: the figures."""
     results: dict[str, Any] = {}
@@ -172,6 +201,7 @@ def history(count: int, per_repo: int) -> None:
         state_file.write_bytes(waiting_state(idle, box.clock(), box.clock() + timedelta(hours=1)))
         results["waiting"] = compare(box, tick_at(box.clock()))
         state_file.write_bytes(idle)
+        ended = trims(state_file.with_name(state_file.name + ".history"), count - 5)
     shutil.rmtree(root, ignore_errors=True)
     yard = results["idle"]
     print(f"median of {ROUNDS} rounds {'CPU':>14s} {'wall':>7s} {'peak RSS':>9s} {'CPU ratio':>10s}")
@@ -181,3 +211,4 @@ def history(count: int, per_repo: int) -> None:
         row = results[key]
         print(f"{name:36s} {row['cpu']:6.2f} s {row['wall']:5.2f} s {row['rss']:5.0f} MiB "
               f"{row['ratio']:8.2f}×   ({row['said']})")
+    print(f"a deployment that ends, its history file's trim ({count} deployments): {ended}")
