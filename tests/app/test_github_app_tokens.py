@@ -11,6 +11,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -122,15 +123,18 @@ def test_a_local_clock_minutes_off_still_authenticates(tmp_path: Path, skew: tim
         assert done.returncode == 0, (done.stdout, done.stderr)
         assert box.state()["deployments"][-1]["result"] == "success"
         assert box.hub.app is not None and box.hub.app.issued
+        started = time.monotonic()
         checked = cli("check")
+        took = time.monotonic() - started
         assert checked.returncode == 0, checked.stdout
         [github] = [x for x in checked.stdout.splitlines() if x.startswith("ok   github: ")]
         side = "behind" if skew > timedelta(0) else "ahead of"
         shown = re.search(rf"GitHub's clock is (\d+)m(?:(\d+)s)? {side} this server's", github)
         assert shown is not None, github
         measured = int(shown[1]) * 60 + int(shown[2] or 0)
-        # the CLI's clock runs on from --now while the stand-in's stands still: a few seconds
-        assert abs(measured - abs(skew.total_seconds())) < 20, github
+        # the CLI's clock runs on from --now while the stand-in's stands still: off by at most
+        # as long as `check` ran (seconds when idle, more on a busy machine), and the rounding
+        assert abs(measured - abs(skew.total_seconds())) <= took + 2, (github, took)
 
 
 def test_an_app_installed_again_is_found_again(box: Sandbox) -> None:
