@@ -113,6 +113,7 @@ def test_a_local_clock_minutes_off_still_authenticates(tmp_path: Path, skew: tim
     with Sandbox(tmp_path / "sb", app=True, git_http=True) as box:
         box.open_pr(API, 5, "broonie", {"api/models.py": "MODELS = [5]\n"})
         local = box.clock() + skew
+        since = time.monotonic()  # both clocks run on from here, each from its own start
 
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run([sys.executable, "-m", "kcistage", "--config",
@@ -123,17 +124,17 @@ def test_a_local_clock_minutes_off_still_authenticates(tmp_path: Path, skew: tim
         assert done.returncode == 0, (done.stdout, done.stderr)
         assert box.state()["deployments"][-1]["result"] == "success"
         assert box.hub.app is not None and box.hub.app.issued
-        started = time.monotonic()
         checked = cli("check")
-        took = time.monotonic() - started
+        took = time.monotonic() - since
         assert checked.returncode == 0, checked.stdout
         [github] = [x for x in checked.stdout.splitlines() if x.startswith("ok   github: ")]
         side = "behind" if skew > timedelta(0) else "ahead of"
         shown = re.search(rf"GitHub's clock is (\d+)m(?:(\d+)s)? {side} this server's", github)
         assert shown is not None, github
         measured = int(shown[1]) * 60 + int(shown[2] or 0)
-        # the CLI's clock runs on from --now while the stand-in's stands still: off by at most
-        # as long as `check` ran (seconds when idle, more on a busy machine), and the rounding
+        # each CLI's clock starts at --now and the stand-in's runs on from when `local` was
+        # taken: they drift apart by at most the time since then (seconds when idle, more on a
+        # busy machine), and the display's rounding
         assert abs(measured - abs(skew.total_seconds())) <= took + 2, (github, took)
 
 
