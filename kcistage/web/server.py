@@ -65,7 +65,10 @@ def room_for_connections(connections: int) -> None:
 
 def stop(server: BaseWSGIServer | MultiSocketServer) -> None:
     """Stop a server running in another thread: its loop closes every socket and returns."""
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    try:
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    except OSError:  # its wake-up pipe is closed already (the loop has ended): close from here
+        wasyncore.close_all(server._map, ignore_all=True)
     server.task_dispatcher.shutdown(timeout=5)
 
 

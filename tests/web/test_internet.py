@@ -160,3 +160,13 @@ def test_a_signature_over_the_deep_body_is_checked_first(site: Site) -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
     status, _ = site.deliver("ping", deep, "deep-unsigned", signature=sign(b"other"))
     assert status == 401  # an unsigned sender learns nothing about what would be parsed
+
+
+def test_stop_ends_a_server_whose_wake_up_pipe_is_already_closed(tmp_path: Path) -> None:
+    # seen once under load: the pipe that wakes waitress's loop was closed before stop() wrote to it
+    running, server, thread = start_site(write_site(tmp_path, secret=None))
+    assert running.request("GET", "/healthz")[0] in (200, 503)
+    server.trigger.close()
+    web_server.stop(server)  # before: OSError (Bad file descriptor)
+    thread.join(10)
+    assert not thread.is_alive()
