@@ -268,6 +268,14 @@ def test_parse_count(body: str, count: int | None) -> None:
     assert parse_count(body) == count
 
 
+def _exec_done(pid: int) -> None:
+    """Wait until the kernel shows the new program's environment: Popen returns at exec's point of
+    no return, a moment before /proc/<pid>/environ is filled in (seen once on a loaded machine)."""
+    deadline = time.monotonic() + 10
+    while not Path(f"/proc/{pid}/environ").read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_processes_are_found_and_stopped_by_the_run_marker_alone(tmp_path: Path) -> None:
     """A step's processes whose process group nobody recorded: found by KCISTAGE_RUN."""
     marker = uuid.uuid4().hex
@@ -279,6 +287,8 @@ def test_processes_are_found_and_stopped_by_the_run_marker_alone(tmp_path: Path)
     other = subprocess.Popen(["sleep", "60"], env={**os.environ, MARKER_VARIABLE: "other"},
                              start_new_session=True)
     try:
+        for proc in [*marked, other]:
+            _exec_done(proc.pid)
         assert sorted(marked_processes(marker)) == sorted(p.pid for p in marked)
         assert stop_marked(marker, grace=0.5) == 2
         for proc in marked:
