@@ -32,6 +32,16 @@ class Clock:
         return self.now
 
 
+def _measure(hub: FakeGitHub, label: str, action) -> tuple[str, int, int, float]:
+    """(label, requests, points, seconds) of one action against the stand-in."""
+    hub.reset_log()
+    began = time.perf_counter()
+    action()
+    seconds = time.perf_counter() - began
+    counts = hub.counts()
+    return label, counts["requests"], counts["counted"], seconds
+
+
 def bench(size: int) -> list[tuple[str, int, int, float]]:
     """(situation, requests, points, seconds) for one size."""
     clock = Clock()
@@ -49,12 +59,7 @@ def bench(size: int) -> list[tuple[str, int, int, float]]:
                 gh.branch_head(repo)
 
         def measure(label: str, action=look) -> None:
-            hub.reset_log()
-            began = time.perf_counter()
-            action()
-            seconds = time.perf_counter() - began
-            counts = hub.counts()
-            rows.append((label, counts["requests"], counts["counted"], seconds))
+            rows.append(_measure(hub, label, action))
 
         measure("first tick")
         clock.now += timedelta(minutes=1)
@@ -111,12 +116,7 @@ def bench_gate(size: int) -> list[tuple[str, int, int, float]]:
                         gh.mark_passed(repo, pr.sha)
 
         def measure(label: str) -> None:
-            hub.reset_log()
-            began = time.perf_counter()
-            look()
-            seconds = time.perf_counter() - began
-            counts = hub.counts()
-            rows.append((label, counts["requests"], counts["counted"], seconds))
+            rows.append(_measure(hub, label, look))
 
         measure("first tick (every head read)")
         clock.now += timedelta(minutes=1)
