@@ -121,6 +121,10 @@ def test_a_program_it_may_not_stat_is_a_fail_line_and_the_rest_runs() -> None:
         config.chmod(0o644)
         user = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"] \
             if os.geteuid() == 0 else []
+        if user and subprocess.run([*user, sys.executable, "-c", "import kcistage"], cwd=root,
+                                   capture_output=True, check=False).returncode != 0:
+            # a checkout inside a folder only root may enter (mktemp -d makes it 0700)
+            pytest.skip("`nobody` cannot import kcistage from this checkout")
         done = subprocess.run([*user, sys.executable, "-m", "kcistage", "--config", str(config),
                                "check"], capture_output=True, text=True, timeout=60,
                               env={**os.environ, "KCISTAGE_TEST_TOKEN": "t"}, cwd=root,
