@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from kcistage.app.status_document import pr_rows, status_document
+from kcistage.core.enums import StepResult
 from kcistage.core.model import format_time
 from kcistage.sandbox.demo_dependencies import scene as dependencies_scene
 from kcistage.sandbox.kernelci_standin import MARKER
@@ -177,7 +178,8 @@ def _follow_tree(t: Timeline, box: Sandbox, limit: int = 30) -> None:
         t.tick()
     last = box.state()["deployments"][-1]
     for step in last["steps"]:
-        if step.get("summary"):
+        # A failed step's summary is already the failure reason the tick printed.
+        if step.get("summary") and step["result"] == StepResult.OK:
             click.echo(f"          deployment {last['id']} {step['name']}: {step['summary']}")
 
 
