@@ -11,20 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from kcistage.app import controls as operator_controls
-from kcistage.app import dependents
+from kcistage.app.branches import build
 from kcistage.app.context import Context
-from kcistage.app.notify import end_pending_statuses, note_pr, statuses
-from kcistage.app.observe import look, pr_key
-from kcistage.core import messages, progress, rules
-from kcistage.core.enums import Cause, PrState
+from kcistage.app.notify import end_pending_statuses, statuses
+from kcistage.app.observe import look
+from kcistage.core import progress, rules
 from kcistage.core.history import facts, is_probe, last_success, observed_target
 from kcistage.core.model import Target, format_time, parse_time, target_prs
 from kcistage.core.paths import log_path
 from kcistage.core.progress import Kind, drain_check, failure_reason, next_effect, plan_record
 from kcistage.core.settings import Step, env_name
-from kcistage.core.state import DeploymentRecord, Exclusion, StepRecord
+from kcistage.core.state import DeploymentRecord, StepRecord
 from kcistage.core.step_filter import Plan, plan_steps
-from kcistage.core.trust import exclusion_reason
 from kcistage.errors import DeploymentAborted, KcistageError, ServiceError, exit_code_of, one_line
 from kcistage.shell import stopping
 from kcistage.shell.git import GitStopped
@@ -147,7 +145,7 @@ def _attempt(ctx: Context, record: DeploymentRecord, target: Target, plans: list
     record["steps"] = []
     record.pop("plan", None)
     try:
-        built = _build(ctx, record, target)
+        built = build(ctx, record, target)
     except GitStopped as exc:  # SIGTERM while git ran: its process group is gone already
         ctx.out.line(f"deployment {record['id']}: {exc}")
         record["reason"] = one_line(exc)
@@ -289,61 +287,6 @@ def _started(ctx: Context, record: DeploymentRecord, pgid: int) -> None:
     """Remember the running step's process group, for the next run if this one is killed."""
     record["step_group"] = {"pgid": pgid, "boot": boot_id()}
     ctx.save()
-
-
-def _build(ctx: Context, record: DeploymentRecord, target: Target) -> dict[str, str]:
-    """Build every staging branch; records left-out PRs and the composition merged.
-
-    A PR left out takes the PRs that depend on it along (Depends-On, across repos, a cycle
-    whole): the repos holding them are built again without them, so that a PR is only ever
-    deployed with what it depends on."""
-    builds, held = dependents.build_all(ctx, target)
-    merged: Target = {}
-    heads: dict[str, str] = {}
-    record["left_out"] = []
-    for name, entry in target.items():
-        repo, build = ctx.cfg.repo(name), builds[name]
-        merged[name] = {"base": entry["base"], "prs": [list(p) for p in build.merged]}
-        heads[name] = build.head
-        for number, sha, cause in build.left_out:
-            excluded: Exclusion = {"sha": sha, "cause": cause, "base": entry["base"]}
-            if cause is Cause.CONFLICT:  # what it conflicted with: retried when that changes
-                excluded["merged_before"] = [list(p) for p in build.before.get(number, [])]
-                conflict = build.conflicts.get(number)
-                if conflict is not None:  # the files, and the PRs before it that touch them
-                    excluded["conflict_files"] = list(conflict.files)
-                    excluded["conflict_with"] = list(conflict.with_prs)
-            words = exclusion_reason(excluded, sha, repo)
-            record["left_out"].append({"repo": name, "number": number, "sha": sha,
-                                       "cause": cause, "reason": cause.replace("_", " ")})
-            if not is_probe(record):  # a candidate's own composition says nothing of the PR
-                _exclude(ctx, name, number, excluded, words, record["id"])
-        if repo.push:
-            ctx.git.push(repo)
-    for name, entry in target.items():  # once the PRs they wait for have their reasons
-        for number, sha in entry["prs"]:
-            if (key := pr_key(name, number)) in held:
-                dependents.hold(ctx, record, key, sha, held[key])
-    if not is_probe(record):
-        dependents.note_together(ctx, merged)
-    record["target"] = merged
-    record["heads"] = heads
-    ctx.save()
-    return heads
-
-
-def _exclude(ctx: Context, repo: str, number: int, excluded: Exclusion, words: str,
-             deploy_id: int) -> None:
-    """Mark a PR excluded at its head and say so on the PR."""
-    pr = ctx.state["prs"].get(pr_key(repo, number))
-    if pr is None:
-        return
-    sha = excluded["sha"]
-    if excluded["cause"] is not Cause.HEAD_MOVED:  # a moved head comes back at the next tick
-        pr["excluded"] = excluded
-    pr["state"], pr["reason"], pr["cause"] = PrState.EXCLUDED, words, excluded["cause"]
-    ctx.out.line(f"{repo}#{number} left out of deployment {deploy_id}: {words}")
-    note_pr(ctx, pr, sha, messages.exclusion_note(words, deploy_id))
 
 
 def _notify_end(ctx: Context, record: DeploymentRecord) -> None:
