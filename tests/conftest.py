@@ -76,6 +76,12 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
+def box(sandbox: Sandbox) -> Sandbox:
+    """The plain sandbox, by the name the end-to-end tests use (a module may define its own)."""
+    return sandbox
+
+
+@pytest.fixture
 def cli(sandbox: Sandbox) -> Callable[..., subprocess.CompletedProcess]:
     """run_cli bound to the sandbox's config, with --now at the sandbox clock unless given."""
 

@@ -11,8 +11,6 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,11 +20,6 @@ from kcistage.sandbox.sandbox import OWNER, Sandbox
 
 PIPE = "kernelci-pipeline"
 
-
-@pytest.fixture
-def box(tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path / "sb") as sandbox:
-        yield sandbox
 
 
 def first_deploy(box: Sandbox) -> None:

@@ -31,12 +31,6 @@ ALL_STEPS = ["drain-queue", "build-kernelci-images", "build-api-image", "build-p
 
 # -- helpers ----------------------------------------------------------------------------------
 
-@pytest.fixture
-def box(tmp_path: Path) -> Iterator[Sandbox]:
-    """A fresh sandbox (own fixture: independent of tests/conftest.py)."""
-    with Sandbox(tmp_path / "sb") as sandbox:
-        yield sandbox
-
 
 @pytest.fixture
 def make_box(tmp_path: Path) -> Iterator[Callable[..., Sandbox]]:

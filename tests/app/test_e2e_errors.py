@@ -8,11 +8,9 @@ killed run, an error kcistage has no class for.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
-import pytest
 from click.testing import CliRunner
 
 from kcistage.cli.main import Env, _Kcistage
@@ -22,11 +20,6 @@ from tests.conftest import run_cli
 API = "kernelci-api"
 STATUS_ROUTE = "POST /repos/{o}/{r}/statuses/{sha}"
 
-
-@pytest.fixture
-def box(tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path / "sb") as sandbox:
-        yield sandbox
 
 
 def cli(box: Sandbox, *args: str, max_bytes: int | None = None) -> subprocess.CompletedProcess:

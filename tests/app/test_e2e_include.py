@@ -5,10 +5,6 @@ included by name (`include <repo>#<n>@<sha>`)."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from kcistage.sandbox.sandbox import OWNER, Sandbox
 from kcistage.shell.controls import load as load_controls
@@ -18,11 +14,6 @@ from tests.conftest import run_cli
 PIPE = "kernelci-pipeline"
 OPERATOR = {"SUDO_USER": "alice", "USER": "root"}
 
-
-@pytest.fixture
-def box(tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path / "sb") as sandbox:
-        yield sandbox
 
 
 def cli(box: Sandbox, *args: str) -> subprocess.CompletedProcess:

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,6 @@ HELPER = Path(__file__).resolve().parents[1] / "steps_helpers" / "hold_until_ter
 SLOW_GITHUB = 8.0  # seconds each answer takes once GitHub is slowed (the issue saw 3-12 s)
 LIMIT = 5.0  # seconds from SIGTERM to the end of the run
 
-
-@pytest.fixture
-def box(tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path / "sb") as sandbox:
-        yield sandbox
 
 
 def start(box: Sandbox, *args: str) -> subprocess.Popen:

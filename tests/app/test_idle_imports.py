@@ -6,10 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from kcistage.sandbox.sandbox import Sandbox
 
@@ -23,11 +19,6 @@ PROBE = ("import json, sys\n"
          f"print(json.dumps({{'code': code, 'loaded': [m for m in {DEPLOYMENT_MACHINERY + COMMENT_PARSER!r} "
          "if m in sys.modules]}))\n")
 
-
-@pytest.fixture
-def box(tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path / "sb") as sandbox:
-        yield sandbox
 
 
 def run(box: Sandbox, *args: str) -> dict:

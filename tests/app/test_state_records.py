@@ -8,11 +8,8 @@ of closed vocabularies are members of their enums.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_type_hints
-
-import pytest
 
 from kcistage.core import state as records
 from kcistage.core.enums import Cause, Cycle, DeployResult, PrState, StepResult, Trigger
@@ -50,11 +47,6 @@ def undeclared(value: Any, kind: type, where: str = "state") -> list[str]:
             found += undeclared(pr, records.PrRecord, f"{where}.prs[{name}]")
     return found
 
-
-@pytest.fixture
-def box(tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path / "sb") as sandbox:
-        yield sandbox
 
 
 def test_the_stored_fixture_is_described() -> None:
