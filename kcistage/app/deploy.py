@@ -223,7 +223,7 @@ def _advance(ctx: Context, record: DeploymentRecord, check: _Watch) -> str:
         else:
             run = run_step(step, _cwd(ctx, step.cwd), _env(ctx, record),
                            log_path(ctx.cfg.workdir, record["id"], step.name), check,
-                           on_start=lambda pid: _started(ctx, record, pid))
+                           on_start=lambda pid: _started(ctx, record, pid), clock=ctx.clock)
             record.pop("step_group", None)
             result, detail = run.result, run.detail
         seconds = round(time.monotonic() - started, 3)
@@ -262,7 +262,8 @@ def _check_drain(ctx: Context, record: DeploymentRecord, step: Step, since: date
     (WAITING: this run ends, a later one checks again)."""
     assert step.drain is not None
     try:
-        count, answer = poll_drain(step, log_path(ctx.cfg.workdir, record["id"], step.name))
+        count, answer = poll_drain(step, log_path(ctx.cfg.workdir, record["id"], step.name),
+                                   ctx.clock)
     except stopping.Stopped:  # SIGTERM while asking: the wait stays, the next run asks again
         if not record.get("waiting"):
             record["waiting"] = progress.waiting(step.name, "drain", since, since,

@@ -42,9 +42,9 @@ class StepRun:
     detail: str  # "exit 3", "timed out after 20m", "interrupted: restart", "drained", ...
 
 
-def _now() -> str:
-    """Wall-clock time for log lines."""
-    return format_time(datetime.now(UTC))
+def _wall() -> datetime:
+    """The wall clock: log lines' time when the caller gives no clock."""
+    return datetime.now(UTC)
 
 
 def _note(log: IO[bytes], text: str) -> None:
@@ -91,7 +91,8 @@ def _attempt(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes], 
 
 
 def _run_argv(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes], check: Check,
-              grace: float, on_start: Callable[[int], None] | None) -> tuple[str, int, str]:
+              grace: float, on_start: Callable[[int], None] | None,
+              clock: Callable[[], datetime]) -> tuple[str, int, str]:
     """Run the argv with retries; returns (result, attempts, detail)."""
     total = step.retries + 1
     result, detail, attempt = "failed", "not run", 0
@@ -99,12 +100,12 @@ def _run_argv(step: Step, cwd: Path | None, env: dict[str, str], log: IO[bytes],
         reason = check()
         if reason is not None:
             return "interrupted", attempt - 1, f"interrupted: {reason}"
-        _note(log, f"=== {_now()} step {step.name} attempt {attempt}/{total}: "
+        _note(log, f"=== {format_time(clock())} step {step.name} attempt {attempt}/{total}: "
                    f"argv={list(step.run or ())!r} cwd={str(cwd) if cwd else None!r}")
         started = time.monotonic()
         result, detail = _attempt(step, cwd, log=log, env=env, check=check, grace=grace,
                                   on_start=on_start)
-        _note(log, f"=== {_now()} attempt {attempt}: {result} ({detail}) "
+        _note(log, f"=== {format_time(clock())} attempt {attempt}: {result} ({detail}) "
                    f"after {time.monotonic() - started:.1f}s")
         if result in ("ok", "interrupted"):
             break
@@ -158,7 +159,8 @@ def probe_count(drain: Drain, timeout: float = REQUEST_TIMEOUT) -> tuple[int | N
     return count, True, f"count {count}"
 
 
-def poll_drain(step: Step, log_path: Path) -> tuple[int | None, str]:
+def poll_drain(step: Step, log_path: Path, clock: Callable[[], datetime] = _wall
+               ) -> tuple[int | None, str]:
     """Ask a drain step's URL once, noting the answer in the step log: (count or None, answer).
 
     A drain waits between runs (the engine records the wait): one question per check."""
@@ -168,26 +170,28 @@ def poll_drain(step: Step, log_path: Path) -> tuple[int | None, str]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     count, note = _poll_count(drain)
     with open(log_path, "ab") as log:
-        _note(log, f"{_now()} step {step.name}: drain {drain.url} params={list(drain.params)!r}: "
+        _note(log, f"{format_time(clock())} step {step.name}: drain {drain.url} params={list(drain.params)!r}: "
                    f"{note}")
     return count, note
 
 
 def run_step(step: Step, cwd: Path | None, env: dict[str, str], log_path: Path, check: Check,
-             *, grace: float = GRACE, on_start: Callable[[int], None] | None = None) -> StepRun:
+             *, grace: float = GRACE, on_start: Callable[[int], None] | None = None,
+             clock: Callable[[], datetime] = _wall) -> StepRun:
     """Run a step's argv (with retries), logging to log_path; check() non-None interrupts it.
 
     on_start(pid) is told each attempt's process group id, so that a later run can stop a group
-    whose kcistage was killed (SIGKILL cannot be caught)."""
+    whose kcistage was killed (SIGKILL cannot be caught). Log lines carry clock()'s time."""
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with open(log_path, "ab") as log:
         if step.run:
-            result, attempts, detail = _run_argv(step, cwd, env, log, check, grace, on_start)
+            result, attempts, detail = _run_argv(step, cwd, env, log, check, grace, on_start,
+                                                  clock)
         else:
             result, attempts, detail = "failed", 0, "the step has no command to run"
-        _note(log, f"=== {_now()} step {step.name}: {result} ({detail})")
+        _note(log, f"=== {format_time(clock())} step {step.name}: {result} ({detail})")
     return StepRun(result=result, seconds=round(time.monotonic() - started, 3),
                    attempts=attempts, detail=detail)
 

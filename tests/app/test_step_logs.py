@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from kcistage.core import paths
@@ -43,3 +44,15 @@ def test_leftovers_of_an_interrupted_trim_go_with_the_next_one(tmp_path: Path) -
     assert sorted(p.name for p in paths.logs(tmp_path).iterdir()) == ["5", "6", "notes"]
     assert remove_logs(tmp_path, gone=[], kept=[5, 6]) == []
     assert remove_logs(tmp_path / "nowhere", gone=[4], kept=[]) == []
+
+
+def test_step_log_lines_carry_the_runs_clock(tmp_path: Path) -> None:
+    # `--now` (the sandbox, the demo) sets the time of every line kcistage writes, so a step's
+    # lines sit with the test kernel's and the probes' in one time line under `kcistage log`.
+    with Sandbox(tmp_path / "sb") as box:
+        assert box.deploy(full=True).code == 0
+        log = (paths.log_folder(box.config().workdir, 1) / "restart-api.log").read_text()
+        stamps = re.findall(r"^=== (\S+) ", log, re.MULTILINE)
+        assert len(stamps) == 3, log  # the attempt begins, the attempt ends, the step's result
+        day = box.clock().date().isoformat()  # 2026-01-05: never this machine's date
+        assert all(stamp.startswith(day) for stamp in stamps), log
