@@ -457,6 +457,9 @@ def test_sigkill_leaves_running_record_recovered_by_next_tick(box: Sandbox) -> N
     """SIGKILL: state says running (not alive); next tick marks it interrupted and goes on."""
     proc, step = _start_slow_tick(box, "20")
     try:
+        # the tick records the step's process group a moment after the step starts: kill it
+        # once that is saved (a kill before is the run marker's case, test_e2e_signals.py)
+        wait_for(lambda: "step_group" in box.state()["deployments"][-1], what="the group saved")
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=10)
         record = box.state()["deployments"][-1]
