@@ -47,6 +47,10 @@ def build(ctx: Context, record: DeploymentRecord, target: Target) -> dict[str, s
         for number, sha in entry["prs"]:
             if (key := pr_key(name, number)) in held:
                 dependents.hold(ctx, record, key, sha, held[key])
+    for name, entry in merged.items():  # readers then need no old history to find it
+        for number, _sha in entry["prs"]:
+            if (pr := ctx.state["prs"].get(pr_key(name, number))) is not None:
+                pr["deployment"] = record["id"]
     if not is_probe(record):
         dependents.note_together(ctx, merged)
     record["target"] = merged

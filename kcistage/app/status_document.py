@@ -193,7 +193,9 @@ def pr_rows(state: State, by_hand: dict[str, Any] | None = None,
         rows.append({"repo": pr["repo"], "number": pr["number"], "author": pr["author"],
                      "sha": pr["sha"], "state": pr_state, "reason": reason,
                      "title": pr.get("title", ""), "cause": cause, "deploying": deploying,
-                     "deployment": latest.get((pr["repo"], pr["number"]))})
+                     "deployment": max((d for d in (latest.get((pr["repo"], pr["number"])),
+                                                     pr.get("deployment")) if d is not None),
+                                       default=None)})
     return rows
 
 

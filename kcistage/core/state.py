@@ -171,6 +171,7 @@ class PrRecord(TypedDict, total=False):
     approval: Approval | None
     excluded: Exclusion | None
     culprits: dict[str, int]  # commits proven faulty (sha -> the deployment each broke)
+    deployment: int  # the latest deployment whose branches merged it (its record may be old)
     comments: dict[str, int]  # head sha -> id of kcistage's comment about it
     notes: dict[str, list[str]]  # head sha -> the notes of that comment
     shown: dict[str, Shown]  # head sha -> the most it has shown

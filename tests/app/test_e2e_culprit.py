@@ -21,7 +21,6 @@ from kcistage.sandbox.sandbox import OWNER, Sandbox
 PIPE = "kernelci-pipeline"
 
 
-
 def first_deploy(box: Sandbox) -> None:
     assert box.deploy(full=True).code == 0
 

@@ -21,7 +21,6 @@ API = "kernelci-api"
 STATUS_ROUTE = "POST /repos/{o}/{r}/statuses/{sha}"
 
 
-
 def cli(box: Sandbox, *args: str, max_bytes: int | None = None) -> subprocess.CompletedProcess:
     """The real CLI at the sandbox clock (with max_bytes, no file it writes may grow past it)."""
     return run_cli(box.config_path, *args, now=box.clock(), timeout=90, max_bytes=max_bytes,

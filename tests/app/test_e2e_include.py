@@ -15,7 +15,6 @@ PIPE = "kernelci-pipeline"
 OPERATOR = {"SUDO_USER": "alice", "USER": "root"}
 
 
-
 def cli(box: Sandbox, *args: str) -> subprocess.CompletedProcess:
     return run_cli(box.config_path, *args, now=box.clock(), env=OPERATOR)
 

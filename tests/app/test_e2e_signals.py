@@ -22,7 +22,6 @@ SLOW_GITHUB = 8.0  # seconds each answer takes once GitHub is slowed (the issue 
 LIMIT = 5.0  # seconds from SIGTERM to the end of the run
 
 
-
 def start(box: Sandbox, *args: str) -> subprocess.Popen:
     return subprocess.Popen(cli_argv(box, *args), cwd=box.root, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)

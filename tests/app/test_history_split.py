@@ -64,3 +64,24 @@ def test_an_unreadable_history_line_is_named_by_readers_and_never_read_by_a_tick
     sandbox.advance(1)
     tick = run_cli(sandbox.config_path, "tick", now=sandbox.clock())
     assert tick.returncode == 0 and f"line {bad}" not in tick.stdout + tick.stderr  # not read
+
+
+def test_status_names_a_prs_latest_deployment_from_its_record_however_old(
+        sandbox: Sandbox) -> None:
+    # status reads only the newest history records; the PR's own record says where it last went
+    sandbox.open_pr("kernelci-api", 5, "broonie", {"api/models.py": "MODELS = [5]\n"})
+    prime(sandbox)  # deployment 1 merges kernelci-api#5
+    path = sandbox.config().state_file
+    state = json.loads(path.read_text())
+    assert state["prs"]["kernelci-api#5"]["deployment"] == 1
+    first = state["deployments"][0]
+    without = {name: dict(entry, prs=[]) for name, entry in first["target"].items()}
+    for n in range(2, PAST + 2):  # later full cycles without it (excluded by hand, say)
+        state["deployments"].append(dict(first, id=n, target=without, pid=1000 + n))
+    state["next_id"] = PAST + 2
+    statefile.save(path, state, history=PAST + 1, now=sandbox.clock())
+    assert [d["id"] for d in json.loads(path.read_text())["deployments"]] == [PAST + 1]
+    status = run_cli(sandbox.config_path, "status", now=sandbox.clock())
+    assert status.returncode == 0, status.stderr
+    row = next(line for line in status.stdout.splitlines() if "kernelci-api#5" in line)
+    assert " #1 " in row, status.stdout

@@ -20,7 +20,6 @@ PROBE = ("import json, sys\n"
          "if m in sys.modules]}))\n")
 
 
-
 def run(box: Sandbox, *args: str) -> dict:
     argv = [sys.executable, "-c", PROBE, "--config", str(box.config_path),
             "--now", box.clock().isoformat(), *args]

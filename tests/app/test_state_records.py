@@ -48,7 +48,6 @@ def undeclared(value: Any, kind: type, where: str = "state") -> list[str]:
     return found
 
 
-
 def test_the_stored_fixture_is_described() -> None:
     assert undeclared(json.loads(FIXTURE.read_text()), records.State) == []
 
