@@ -25,14 +25,14 @@ def build(ctx: Context, record: DeploymentRecord, target: Target) -> dict[str, s
     heads: dict[str, str] = {}
     record["left_out"] = []
     for name, entry in target.items():
-        repo, build = ctx.cfg.repo(name), builds[name]
-        merged[name] = {"base": entry["base"], "prs": [list(p) for p in build.merged]}
-        heads[name] = build.head
-        for number, sha, cause in build.left_out:
+        repo, made = ctx.cfg.repo(name), builds[name]
+        merged[name] = {"base": entry["base"], "prs": [list(p) for p in made.merged]}
+        heads[name] = made.head
+        for number, sha, cause in made.left_out:
             excluded: Exclusion = {"sha": sha, "cause": cause, "base": entry["base"]}
             if cause is Cause.CONFLICT:  # what it conflicted with: retried when that changes
-                excluded["merged_before"] = [list(p) for p in build.before.get(number, [])]
-                conflict = build.conflicts.get(number)
+                excluded["merged_before"] = [list(p) for p in made.before.get(number, [])]
+                conflict = made.conflicts.get(number)
                 if conflict is not None:  # the files, and the PRs before it that touch them
                     excluded["conflict_files"] = list(conflict.files)
                     excluded["conflict_with"] = list(conflict.with_prs)
