@@ -4,7 +4,9 @@ The pipeline's `POST /api/checkout` (JWT in the whole Authorization header, at m
 platform filters, 40-hex commits, known trees only) makes a tree whose nodes have the API's
 fields and whose states progress as it is read (one stage per first-page read, or `advance`):
 checkout running → builds → jobs → tests → checkout closing → done. `GET /latest/nodes` pages
-`{items, total, limit, offset}` with field filters; `/latest/count` answers a bare integer.
+`{items, total, limit, offset}` with field filters, `/latest/nodes/fast` a plain list,
+`/latest/node/<id>` the node (null when none has that id), `/latest/count` a bare integer. Each
+node carries exactly the fields of kernelci-core's `Node` model (tests/contract holds it to them).
 
 Scenarios: tests that fail (by name, or listed in a marker file found in a folder when the
 checkout is submitted: the deployed pipeline checkout), a job retried after an infrastructure
@@ -21,7 +23,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,9 @@ MARKER = "kernelci-breaks"  # a file listing test names that fail, in the watche
 STAGES = 5  # reads after which a tree is complete: checkout, builds, jobs, tests, closing, done
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 HOSTILE = "<script>alert(1)</script>\x1b[31mred\x07"
+_OBJECT_ID_RE = re.compile(r"^[0-9a-f]{24}$")
+# The pipeline's checkout times out after 300 minutes; any other node after the model's default.
+_TIMEOUTS = {"checkout": timedelta(minutes=300), "other": timedelta(hours=6)}
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class _Tree:
     created: str
     failing: frozenset[str]
     jobfilter: tuple[str, ...]
+    platformfilter: tuple[str, ...] = ()
     stage: int = 0
     stalled: bool = False
     hostile: bool = False
@@ -146,11 +152,17 @@ class FakeKernelCI:
             if platform:
                 data["platform"] = platform
         node_id = f"{next(self._ids):024x}"
+        timeout = datetime.fromisoformat(tree.created) + _TIMEOUTS.get(kind, _TIMEOUTS["other"])
+        root = kind == "checkout"
         return {"id": node_id, "kind": kind, "name": path[-1], "path": path,
                 "group": path[-2] if len(path) > 1 else None, "parent": parent, "state": state,
-                "result": result, "artifacts": {}, "data": data, "created": tree.created,
-                "updated": self._now(), "timeout": None, "holdoff": None, "owner": "staging",
-                "submitter": "user:kcistage", "treeid": tree.treeid, "retry_counter": retry}
+                "result": result, "artifacts": {}, "data": data, "debug": {},
+                "jobfilter": list(tree.jobfilter) if root and tree.jobfilter else None,
+                "platform_filter": list(tree.platformfilter) if root else [],
+                "created": tree.created, "updated": self._now(),
+                "timeout": timeout.strftime("%Y-%m-%dT%H:%M:%S.%f"), "holdoff": None,
+                "owner": "staging", "submitter": "user:kcistage", "treeid": tree.treeid,
+                "user_groups": [], "processed_by_kcidb_bridge": False, "retry_counter": retry}
 
     def _build(self, tree: _Tree) -> None:
         """(Re)make a tree's nodes as they are at its stage (ids stay stable per identity)."""
@@ -222,12 +234,12 @@ class FakeKernelCI:
                 status, out = 200, {"message": "KernelCI API"}
             elif verb == "GET" and path == "/latest/nodes":
                 status, out = self._nodes(query)
+            elif verb == "GET" and path == "/latest/nodes/fast":
+                status, out = 200, self._select(query)
             elif verb == "GET" and path == "/latest/count":
                 status, out = 200, len(self._select(query))
             elif verb == "GET" and path.startswith("/latest/node/"):
-                found = [n for t in self.trees.values() for n in t.nodes
-                         if n["id"] == path.rsplit("/", 1)[1]]
-                status, out = (200, found[0]) if found else (404, {"detail": "Node not found"})
+                status, out = self._node_by_id(path.rsplit("/", 1)[1])
             else:
                 status, out = 404, {"detail": "Not Found"}
         return status, json.dumps(out).encode()
@@ -262,12 +274,22 @@ class FakeKernelCI:
                 return 404, {"message": f"Platform {platform} not found"}
         treeid = hashlib.sha256(f"{url}{branch}{len(self.trees)}".encode()).hexdigest()
         tree = _Tree(treeid=treeid, commit=commit, url=url, branch=branch, created=self._now(),
-                     failing=self._failing_now(), jobfilter=tuple(jobfilter), stalled=self.stall,
+                     failing=self._failing_now(), jobfilter=tuple(jobfilter),
+                     platformfilter=tuple(platformfilter), stalled=self.stall,
                      hostile=self.hostile)
         self._build(tree)
         self.trees[treeid] = tree
         self.checkouts.append(data)
         return 200, {"message": "OK", "node": tree.nodes[0]}
+
+    def _node_by_id(self, node_id: str) -> tuple[int, Any]:
+        """The node, null when none has that id, 400 when the id is not an ObjectId (the API's
+        handler of bson's InvalidId)."""
+        if not _OBJECT_ID_RE.match(node_id):
+            return 400, {"detail": f"'{node_id}' is not a valid ObjectId, it must be a 12-byte "
+                         "input or a 24-character hex string"}
+        return 200, next((n for t in self.trees.values() for n in t.nodes if n["id"] == node_id),
+                         None)
 
     def _select(self, query: dict[str, str]) -> list[dict[str, Any]]:
         fields = {k: v for k, v in query.items() if k not in ("limit", "offset")}
