@@ -306,7 +306,8 @@ def _taken(lock: statefile.Lock, cfg: Config, clock: Callable[[], datetime]) -> 
 
 
 def _running_note(cfg: Config, now: datetime) -> str:
-    """`: deployment N (cycle) is running, step S` from the state file read without the lock."""
+    """`: deployment N (cycle) is running, step S` (or what it waits for) from the state file
+    read without the lock."""
     try:
         state = statefile.load(cfg.state_file, now, readonly=True)
     except KcistageError:
@@ -314,8 +315,7 @@ def _running_note(cfg: Config, now: datetime) -> str:
     last = state["deployments"][-1] if state["deployments"] else None
     if last is None or last["result"] != "running":
         return ""
-    step = f", step {last['step']}" if last.get("step") else ""
-    return f": deployment {last['id']} ({last['cycle']}) is running{step}"
+    return f": {_refusal(last)}"
 
 
 def _record_rate(ctx: Context) -> None:

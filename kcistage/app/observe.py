@@ -78,12 +78,17 @@ def observe(cfg: Config, state: State, gh: GitHubPort, remote_head: Callable[[Re
     return obs
 
 
-def look(ctx: Context) -> Observation:
-    """observe() for a run: honours a recorded rate limit, records C, tells new exclusions."""
+def _honour_backoff(ctx: Context) -> None:
+    """Poll nothing before a rate limit GitHub announced has passed (RateLimited)."""
     backoff = statefile.read_backoff(ctx.cfg.state_file)
     if backoff and backoff > ctx.clock():
         raise RateLimited(f"rate-limited by GitHub until {format_time(backoff)}; not polling",
                           backoff)
+
+
+def look(ctx: Context) -> Observation:
+    """observe() for a run: honours a recorded rate limit, records C, tells new exclusions."""
+    _honour_backoff(ctx)
     doc = operator_controls.read(ctx)
 
     def includes() -> None:  # on the heads this poll sees, not those of the last tick
@@ -107,10 +112,7 @@ def look(ctx: Context) -> Observation:
 def peek(ctx: Context) -> Observation:
     """The same poll for `--dry-run`, writing nothing: no answer, no save, no backoff, no mark;
     `include` requests are named, not carried out (that tells the PR)."""
-    backoff = statefile.read_backoff(ctx.cfg.state_file)
-    if backoff and backoff > ctx.clock():
-        raise RateLimited(f"rate-limited by GitHub until {format_time(backoff)}; not polling",
-                          backoff)
+    _honour_backoff(ctx)
     doc = operator_controls.read(ctx)
     obs = observe(ctx.cfg, ctx.state, ctx.gh, ctx.remote_head, ctx.clock(),
                   by_hand=doc["excluded"])

@@ -17,6 +17,7 @@ from kcistage.core.config_values import ENV_RE, GITHUB_REPO_RE, LOGIN_RE, NAME_R
 from kcistage.core.settings import (
     CYCLES,
     PERMISSIONS,
+    STEP_KINDS,
     Config,
     Drain,
     Gate,
@@ -36,9 +37,6 @@ from kcistage.core.settings import (
 # Patterns of these characters only (names, folders, * and **) always compile: checking them
 # needs no pathspec, which a tick then loads only when it deploys (tests/core prove the claim).
 PLAIN_PATTERN = re.compile(r"[A-Za-z0-9._/*-]*")
-
-# The kinds of step: a step has exactly one of these keys (docs/configuration.md).
-STEP_KINDS = ("run", "drain", "probe", "kernelci")
 
 
 def pattern_problem(pattern: str) -> str | None:

@@ -170,12 +170,11 @@ def plan_lines(action: str, trigger: str | None, steps: Sequence[Step],
         return []
     lines = [f"plan: a {action} cycle ({trigger}): build the staging branches, then:"]
     for step in steps:
-        kind = next(k for k in ("run", "drain", "probe", "kernelci") if getattr(step, k) is not None)
         if action not in step.cycles:
             lines.append(f"  skip {step.name}: {' and '.join(step.cycles)} cycles only")
         elif action == "full" or step.paths is None:
-            lines.append(f"  {kind} {step.name}")
+            lines.append(f"  {step.kind} {step.name}")
         else:
             repos = ", ".join(repo for repo, _ in step.paths)
-            lines.append(f"  {kind} {step.name} if a file changed in {repos} matches its paths")
+            lines.append(f"  {step.kind} {step.name} if a file changed in {repos} matches its paths")
     return lines

@@ -133,6 +133,9 @@ class KernelCI:
     max_regressions: int = 0
 
 
+STEP_KINDS = ("run", "drain", "probe", "kernelci")  # what a step does: exactly one of these
+
+
 @dataclass(frozen=True)
 class Step:
     """One deployment step: an argv to run, a queue to drain, a URL to probe, or a KernelCI
@@ -148,6 +151,11 @@ class Step:
     cycles: tuple[str, ...] = CYCLES
     timeout: timedelta = timedelta(hours=1)
     retries: int = 0
+
+    @property
+    def kind(self) -> str:
+        """Which of STEP_KINDS it is (the configuration gives exactly one)."""
+        return next(k for k in STEP_KINDS if getattr(self, k) is not None)
 
 
 @dataclass(frozen=True)
